@@ -1,0 +1,130 @@
+#include "emu/cli/run_command.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "emu/cli/json_writer.h"
+#include "emu/exit_codes.h"
+#include "emu/machine.h"
+#include "emu/size_parse.h"
+
+namespace emu::cli {
+namespace {
+
+void print_json(const RunOutcome& out, const std::string& image, const std::string& error) {
+    JsonWriter j;
+    j.begin_object();
+    j.field("image", image);
+    j.field("outcome", out.outcome);
+    j.field("exit_code", static_cast<uint64_t>(out.exit_code));
+    if (out.guest_value) j.field("guest_exit_value", static_cast<uint64_t>(*out.guest_value));
+    else j.null_field("guest_exit_value");
+    j.field("detail", error.empty() ? out.detail : error);
+    j.begin_object("counters");
+    j.field("instructions", out.stats.instructions);
+    j.field("translated_blocks_run", out.stats.blocks);
+    j.field("exceptions_delivered", out.stats.exceptions_delivered);
+    j.field("nested_faults", out.stats.nested_faults);
+    j.field("cr3_loads", out.stats.cr3_loads);
+    j.field("cr3_noflush_loads", out.stats.cr3_noflush_loads);
+    j.field("invlpg", out.stats.invlpg);
+    j.field("invpcid", out.stats.invpcid);
+    j.field("aliases_mapped", out.stats.aliases_mapped);
+    j.field("syscalls", out.stats.syscalls);
+    j.field("tracepoints", out.stats.tracepoints);
+    j.field("privileged_sites_hooked", out.privileged_sites);
+    j.end_object();
+    j.end_object();
+    std::fputs(j.str().c_str(), stdout);
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+std::string default_guest_image() {
+    // Next to the binary first (a build tree or an install), then the path the build baked in.
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        for (const char* rel : {"guest_kernel/asi-guest.elf", "../guest_kernel/asi-guest.elf", "asi-guest.elf"}) {
+            const auto p = exe.parent_path() / rel;
+            if (std::filesystem::exists(p, ec)) return p.lexically_normal().string();
+        }
+    }
+#ifdef ASI_EMU_DEFAULT_GUEST
+    return ASI_EMU_DEFAULT_GUEST;
+#else
+    return "asi-guest.elf";
+#endif
+}
+
+void add_run_command(CLI::App& app, RunOptions& o, int& result) {
+    CLI::App* run = app.add_subcommand("run", "Boot a guest kernel image and report how it ended");
+    run->add_option("image", o.image, "ELF64 kernel image (default: the guest this build produced)");
+    run->add_option("--mem", o.mem, "Guest RAM size, with K/M/G suffix (16M-64G)")->capture_default_str();
+    run->add_option("--append", o.append, "Kernel command line, e.g. \"test=all\"");
+    run->add_option("--max-insns", o.max_insns, "Stop after this many guest instructions (0: no limit; exit 4)");
+    run->add_option("--seed", o.seed, "Seed for RDRAND/RDSEED and the guest's workloads")->capture_default_str();
+    run->add_option("--serial", o.serial_file, "Write the guest console (COM1) to this file");
+    run->add_flag("--json", o.json, "Print the outcome and counters as JSON on stdout (console goes to stderr)");
+    run->callback([&o, &result] { result = run_command(o); });
+}
+
+int run_command(const RunOptions& o) {
+    MachineConfig config;
+    config.image_path = o.image.empty() ? default_guest_image() : o.image;
+    config.cmdline = o.append;
+    config.max_insns = o.max_insns;
+    config.seed = o.seed;
+    RunOutcome failed;
+    failed.outcome = "bad-input";
+    failed.exit_code = kExitBadInput;
+    auto ram = parse_size(o.mem);
+    if (!ram) {
+        spdlog::error("bad --mem '{}': expected a size such as 256M or 1G", o.mem);
+        if (o.json) print_json(failed, config.image_path, "bad --mem " + o.mem);
+        return kExitBadInput;
+    }
+    config.ram_size = *ram;
+    std::FILE* serial_file = nullptr;
+    if (!o.serial_file.empty()) {
+        serial_file = std::fopen(o.serial_file.c_str(), "w");
+        if (!serial_file) {
+            spdlog::error("cannot open --serial file {}", o.serial_file);
+            if (o.json) print_json(failed, config.image_path, "cannot open " + o.serial_file);
+            return kExitBadInput;
+        }
+        config.serial = serial_file;
+    } else {
+        config.serial = o.json ? stderr : stdout;
+    }
+
+    int code;
+    try {
+        const auto t0 = std::chrono::steady_clock::now();
+        Machine machine(config);
+        RunOutcome out = machine.run();
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        code = out.exit_code;
+        if (out.exit_code == kExitOk || out.exit_code == kExitGuestFailure)
+            spdlog::info("guest exited with value {} after {} instructions in {:.3f} s", out.guest_value.value_or(0),
+                         out.stats.instructions, secs);
+        else
+            spdlog::error("{}: {}\n{}", out.outcome, out.detail, out.register_dump);
+        if (o.json) print_json(out, config.image_path, "");
+    } catch (const MachineError& e) {
+        spdlog::error("{}", e.what());
+        failed.exit_code = e.code();
+        failed.outcome = e.code() == kExitBadInput ? "bad-input" : "internal-error";
+        if (o.json) print_json(failed, config.image_path, e.what());
+        code = e.code();
+    }
+    if (serial_file) std::fclose(serial_file);
+    return code;
+}
+
+}  // namespace emu::cli

@@ -1,0 +1,25 @@
+// `asi-emu run [IMAGE] ...`: boot an image and report how it ended.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+
+namespace emu::cli {
+
+struct RunOptions {
+    std::string image;
+    std::string mem = "256M";
+    std::string append;
+    uint64_t max_insns = 0;
+    uint64_t seed = 0;
+    std::string serial_file;
+    bool json = false;
+};
+
+// Registers the subcommand; `result` receives the exit code when it runs.
+void add_run_command(CLI::App& app, RunOptions& options, int& result);
+int run_command(const RunOptions& options);
+std::string default_guest_image();
+
+}  // namespace emu::cli

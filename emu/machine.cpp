@@ -1,0 +1,136 @@
+#include "emu/machine.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+#include "emu/elf_loader.h"
+#include "guest_kernel/abi/asi_emu_abi.h"
+
+namespace emu {
+
+Machine::Machine(const MachineConfig& config) : config_(config) {
+    if (config_.ram_size < kMinRamSize || config_.ram_size > kMaxRamSize || (config_.ram_size & 0xfff))
+        throw MachineError(kExitBadInput, "bad --mem: RAM must be a multiple of 4 KiB between 16 MiB and 64 GiB");
+
+    // The start-up self-test of the Unicorn internals we depend on (DESIGN 4.2).
+    backend::LayoutProbe probe = backend::probe_cpu_state_layout();
+    if (!probe.layout)
+        throw MachineError(kExitInternalError,
+                           "start-up self-test failed: this Unicorn build's CPU state layout is not "
+                           "the one asi-emu was written for (" + probe.failure + "); refusing to run");
+    layout_ = *probe.layout;
+    cpuid_ = backend::CpuidTable::probe();
+
+    std::vector<uint8_t> file;
+    try {
+        file = read_file_bytes(config_.image_path);
+        image_ = parse_elf(file, config_.ram_size);
+    } catch (const ElfError& e) {
+        throw MachineError(kExitBadInput, std::string("bad image ") + config_.image_path + ": " + e.what());
+    } catch (const FileError& e) {
+        throw MachineError(kExitBadInput, e.what());
+    }
+
+    // Guest RAM: anonymous, zero-filled, populated lazily by the host kernel, so a large
+    // --mem costs what the guest touches.
+    void* mem = mmap(nullptr, config_.ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mem == MAP_FAILED) throw MachineError(kExitInternalError, "cannot allocate guest RAM");
+    ram_ = static_cast<uint8_t*>(mem);
+    std::span<uint8_t> ram(ram_, config_.ram_size);
+    load_segments(image_, file, ram);
+
+    // Kernel text: every executable segment, scanned once (DESIGN 4.6).
+    for (const ElfSegment& s : image_.segments) {
+        if (!s.executable) continue;
+        const uint64_t begin = s.paddr & ~0xfffull, end = (s.paddr + s.mem_size + 0xfff) & ~0xfffull;
+        if (s.vaddr != asi_abi::kKernelWindowBase + s.paddr)
+            throw MachineError(kExitBadInput, "bad image " + config_.image_path +
+                                                  ": executable segment must be linked at the kernel window "
+                                                  "(vaddr = 0xffffffff80000000 + paddr)");
+        shared_.text.push_back({begin, end});
+        scan_.scan({s.vaddr, std::span<const uint8_t>(ram_ + s.paddr, s.file_size)});
+    }
+
+    BootParameters params;
+    params.cmdline = config_.cmdline;
+    params.seed = config_.seed;
+    BootLayout layout;
+    try {
+        layout = prepare_boot(ram, image_, params);
+    } catch (const std::exception& e) {
+        throw MachineError(kExitBadInput, std::string("cannot boot: ") + e.what());
+    }
+    for (const ElfSegment& s : image_.segments)
+        if (s.paddr < 0x100000)
+            throw MachineError(kExitBadInput, "bad image " + config_.image_path +
+                                                  ": segments must load at or above 1 MiB (below is boot data)");
+
+    serial_ = std::make_unique<devices::Serial16550>(asi_abi::kCom1Port, config_.serial);
+    debug_exit_ = std::make_unique<devices::DebugExit>(asi_abi::kDebugExitPort);
+    ports_.attach(serial_.get());
+    ports_.attach(debug_exit_.get());
+
+    shared_.ram = mmu::PhysicalMemory{ram_, config_.ram_size};
+    shared_.scan = &scan_;
+    shared_.layout = &layout_;
+    shared_.cpuid = &cpuid_;
+    shared_.ports = &ports_;
+    shared_.events = &fanout_;
+    shared_.max_insns = config_.max_insns;
+    shared_.seed = config_.seed;
+
+    auto cpu = std::make_unique<backend::Vcpu>(0, shared_);
+    if (auto err = cpu->init({image_.entry, layout.stack_top, layout.boot_info_pa, layout.boot_cr3}))
+        throw MachineError(kExitInternalError, "cannot start vCPU 0: " + *err);
+    vcpus_.push_back(std::move(cpu));
+}
+
+Machine::~Machine() {
+    vcpus_.clear();
+    if (ram_) munmap(ram_, config_.ram_size);
+}
+
+RunOutcome Machine::run() {
+    RunOutcome out;
+    backend::Vcpu& cpu = *vcpus_.front();
+    const backend::StopInfo stop = cpu.run();
+    out.detail = stop.detail;
+    switch (stop.kind) {
+        case backend::StopKind::GuestExit:
+            out.outcome = "guest-exit";
+            out.guest_value = debug_exit_->value();
+            out.exit_code = out.guest_value.value_or(1) == 0 ? kExitOk : kExitGuestFailure;
+            break;
+        case backend::StopKind::Halted:
+            // One vCPU and no interrupt source yet: a halted CPU never wakes.
+            out.outcome = "guest-halted";
+            out.detail = (cpu.interrupts_enabled() ? "hlt with nothing left that could wake it ("
+                                                    : "hlt with interrupts disabled (") + stop.detail + ")";
+            out.exit_code = kExitGuestCrash;
+            break;
+        case backend::StopKind::InsnLimit:
+            out.outcome = "insn-limit";
+            out.exit_code = kExitLimitReached;
+            break;
+        case backend::StopKind::TripleFault:
+            out.outcome = "triple-fault";
+            out.exit_code = kExitGuestCrash;
+            break;
+        case backend::StopKind::ForbiddenAccess:
+            out.outcome = "forbidden-access";
+            out.exit_code = kExitGuestCrash;
+            break;
+        case backend::StopKind::BackendError:
+            out.outcome = "internal-error";
+            out.exit_code = kExitInternalError;
+            break;
+    }
+    if (out.exit_code >= kExitGuestCrash) out.register_dump = cpu.register_dump();
+    serial_->flush();
+    out.stats = cpu.stats();
+    out.privileged_sites = scan_.instructions().size();
+    return out;
+}
+
+}  // namespace emu

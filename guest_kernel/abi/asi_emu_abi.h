@@ -1,0 +1,103 @@
+// The contract between the asi-emu host and the guest kernel. Included by both sides, so it
+// uses only <stdint.h> and constexpr values: no library, no exceptions, no host types.
+//
+// Boot protocol (asi-emu acting as a 64-bit boot loader):
+//   * PT_LOAD segments are copied to p_paddr.
+//   * The boot page tables map [0, RAM) identity and the kernel window
+//     kKernelWindowBase + [0, min(RAM, 1 GiB)) with 2 MiB pages, supervisor, writable.
+//   * Execution starts at e_entry in 64-bit mode, CPL 0, interrupts disabled, with RDI holding
+//     the physical address of a BootInfo block (identity-mapped), RSP pointing into a boot
+//     stack inside the BootData region, CR4.PAE=1, EFER.LME/LMA=1, CR0.PG=PE=WP=1.
+//   * The same image carries a PVH note (XEN_ELFNOTE_PHYS32_ENTRY) for QEMU's -kernel: that path
+//     enters in 32-bit protected mode with EBX = hvm_start_info and the guest converts it into
+//     a BootInfo itself.
+#pragma once
+#include <stdint.h>
+
+namespace asi_abi {
+
+// ---- Address-space layout (Linux's x86-64 layout) --------------------------------------
+constexpr uint64_t kKernelWindowBase = 0xffffffff80000000ull;  // __START_KERNEL_map
+constexpr uint64_t kDirectMapBase = 0xffff888000000000ull;     // PAGE_OFFSET
+constexpr uint64_t kKernelLoadPhys = 0x200000ull;              // image's physical load address
+constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t kPageblockSize = 2ull << 20;                // pageblock_order 9
+
+// ---- I/O ports ------------------------------------------------------------------------
+constexpr uint16_t kCom1Port = 0x3f8;       // 16550 UART, THR at +0, LSR at +5
+constexpr uint16_t kDebugExitPort = 0xf4;   // isa-debug-exit: out v -> exit status
+constexpr uint16_t kTracePort = 0x0a51;     // asi-emu tracepoints (ignored by QEMU)
+
+// ---- Boot-info block ------------------------------------------------------------------
+constexpr uint64_t kBootInfoMagic = 0x4f464e4249534121ull;  // "!ASIBNFO"
+constexpr uint32_t kBootInfoVersion = 1;
+constexpr uint32_t kMaxMemoryRegions = 32;
+constexpr uint32_t kMaxCmdline = 1024;
+
+enum MemoryType : uint32_t {
+    kMemoryUsable = 1,
+    kMemoryReserved = 2,
+    kMemoryKernelImage = 3,  // the PT_LOAD segments, page-rounded
+    kMemoryBootData = 4,     // boot tables, boot stack, this block: reclaimable after boot
+};
+
+struct MemoryRegion {
+    uint64_t base;
+    uint64_t length;
+    uint32_t type;  // MemoryType
+    uint32_t reserved;
+};
+
+struct BootInfo {
+    uint64_t magic;         // kBootInfoMagic
+    uint32_t version;       // kBootInfoVersion
+    uint32_t size;          // sizeof(BootInfo)
+    uint32_t cpu_count;     // vCPUs in the machine
+    uint32_t cpu_id;        // this vCPU (0 = bootstrap processor)
+    uint32_t region_count;  // valid entries in regions[]
+    uint32_t cmdline_length;  // bytes in cmdline, excluding the NUL
+    uint64_t rng_seed;      // the run's seed (same value for every vCPU)
+    MemoryRegion regions[kMaxMemoryRegions];
+    char cmdline[kMaxCmdline];  // NUL-terminated
+};
+
+// ---- Tracepoints ----------------------------------------------------------------------
+// The guest executes `out %eax, %dx` with DX = kTracePort, EAX = a TraceKind and the
+// arguments in RDI, RSI, R8, R9, R10 (RDX is taken by the port). QEMU ignores the write.
+// These are the guest's declarations of what only it can know (DESIGN section 3); the
+// oracle never takes anything else from the guest.
+enum TraceKind : uint32_t {
+    // Allocation API boundary: a = physical address, b = order, c = gfp flags, d = owner.
+    kTracePageAlloc = 1,
+    kTracePageFree = 2,
+    // a = root (CR3 physical address), b = PCID, c = kSpaceRestricted/kSpaceUnrestricted,
+    // d = owner (0 = kernel, else process id).
+    kTraceAddressSpaceRegister = 3,
+    kTraceAddressSpaceUnregister = 4,
+    // Informational (metrics only). a = pageblock physical address, b = new sensitivity.
+    kTracePageblockFlip = 5,
+    kTracePagesZeroed = 6,     // a = physical address, b = number of 4 KiB pages
+    kTraceTlbFlush = 7,        // a = kind, b = pcid, c = address or 0, d = target cpu mask
+    kTraceAsiExit = 8,         // a = reason, b = return address of the caller
+    kTraceAsiEnter = 9,
+    kTraceMitigation = 10,     // a = kind (kMitigation*)
+    kTraceMark = 11,           // a = user value: free-form marker for tests
+};
+
+constexpr uint64_t kSpaceUnrestricted = 0;
+constexpr uint64_t kSpaceRestricted = 1;
+
+// gfp flags the guest reports (a subset of Linux's meanings).
+constexpr uint64_t kGfpDirectReclaim = 1u << 0;  // caller may sleep: flushes allowed
+constexpr uint64_t kGfpSensitive = 1u << 1;      // __GFP_SENSITIVE
+constexpr uint64_t kGfpZero = 1u << 2;
+constexpr uint64_t kGfpMovable = 1u << 3;
+constexpr uint64_t kGfpReclaimable = 1u << 4;
+
+// ---- Exit status ------------------------------------------------------------------------
+// The guest writes v to kDebugExitPort. asi-emu exits 0 for v == 0 and 1 otherwise;
+// QEMU exits (v << 1) | 1.
+constexpr uint32_t kGuestExitSuccess = 0;
+constexpr uint32_t kGuestExitFailure = 1;
+
+}  // namespace asi_abi
