@@ -1,5 +1,7 @@
 #include "cpu_model/hole_set.h"
 
+#include <iterator>
+
 namespace cpu_model {
 namespace {
 constexpr uint64_t kPage = 4096;

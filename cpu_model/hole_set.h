@@ -8,6 +8,7 @@
 // removes every TLB entry for that page (INVLPG / INVPCID footnotes, SDM 4.10.2.3).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 

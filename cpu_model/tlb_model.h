@@ -43,7 +43,9 @@
 //         paths whose entries are all dated <= frozen_at still count;
 //       - holes: pages whose translations an INVLPG / INVPCID 0 / #PF removed;
 //       - activity: nothing can be cached for a PCID while the vCPU does not run under it,
-//         so paths dated after the PCID last stopped being current do not count.
+//         so paths dated after the PCID last stopped being current do not count; and a root
+//         no longer in CR3 is reached only through PML4E-cache entries made while it was, so
+//         its root-table entries dated after it was left do not count.
 //     After a non-global flush a record with CR4.PGE=1 survives as a frozen globals-only
 //     record (its global translations stay, for every PCID).
 //   * Stale entries: when the index reports that a present leaf reachable through a record
@@ -140,6 +142,7 @@ private:
     static constexpr uint32_t kNone = ~0u;
 
     struct Record {
+        uint32_t id = 0;
         unsigned vcpu = 0;
         Pcid pcid = 0;
         bool globals_only = false;
@@ -147,6 +150,10 @@ private:
         mmu::TableKey anchor{};
         uint64_t va_base = 0;  // canonical base of the anchor's region (0 for a root)
         uint64_t frozen_at = kNotFrozen;
+        // Roots only: when it stopped being the vCPU's CR3. A root not in CR3 is used only
+        // through PML4E-cache entries made before, so root-table entries dated later do not
+        // count.
+        uint64_t left_at = kNotFrozen;
         HoleSet holes;
     };
     using RecordKey = std::tuple<unsigned, bool, Pcid, uint64_t, uint8_t, uint64_t>;
@@ -168,13 +175,12 @@ private:
     uint32_t make_record(Record proto);
     void drop_record(uint32_t id);
     void to_globals_only(uint32_t id);
-    bool is_current(uint32_t id) const;
     bool is_current(const Record& r) const;
     CacheSource source_of(const Record& r) const;
     bool region_contains(const Record& r, uint64_t va) const;
-    bool visible(const Record& r, uint64_t path_seq) const;
+    bool visible(const Record& r, uint64_t path_seq, uint64_t top_seq) const;
     bool usable(const Record& r, Pcid pcid, uint64_t va_page, uint64_t size, uint64_t entry,
-                uint64_t path_seq, bool& global) const;
+                uint64_t path_seq, uint64_t top_seq, bool& global) const;
     // Does the record hold a translation for va of the given hole kinds? Counts it in eff.
     void account(const Record& r, uint64_t va, uint8_t kinds, InvalidationEffect& eff) const;
 

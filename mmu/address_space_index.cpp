@@ -272,10 +272,11 @@ uint64_t AddressSpaceIndex::entry_seq(const TableKey& key, unsigned index) const
 }
 
 bool AddressSpaceIndex::up(const TableKey& key, uint64_t offset, uint64_t path_seq,
+                           uint64_t top_seq,
                            const std::function<bool(const Place&)>& visit) const {
     const Node* n = find(key);
     if (!n) return true;
-    if (n->pins && !visit(Place{key, offset, path_seq})) return false;
+    if (n->pins && !visit(Place{key, offset, path_seq, top_seq})) return false;
     if (key.level == PteLevel::Pml4e) return true;
     const PteLevel parent_level = level_above(key.level);
     for (const ParentRef& p : n->parents) {
@@ -283,14 +284,15 @@ bool AddressSpaceIndex::up(const TableKey& key, uint64_t offset, uint64_t path_s
         const Node* pn = find(pk);
         if (!pn) continue;
         const uint64_t off = offset + uint64_t{p.index} * span_of(parent_level);
-        if (!up(pk, off, std::max(path_seq, pn->seq[p.index]), visit)) return false;
+        const uint64_t s = pn->seq[p.index];
+        if (!up(pk, off, std::max(path_seq, s), s, visit)) return false;
     }
     return true;
 }
 
 bool AddressSpaceIndex::for_each_place(const TableKey& node,
                                        const std::function<bool(const Place&)>& visit) const {
-    return up(node, 0, 0, visit);
+    return up(node, 0, 0, 0, visit);
 }
 
 bool AddressSpaceIndex::for_each_leaf_mapping(
@@ -338,6 +340,7 @@ AnchoredWalk AddressSpaceIndex::walk_from(const TableKey& anchor, uint64_t va) c
         w.index = idx;
         w.entry = raw;
         w.path_seq = std::max(w.path_seq, n->seq[idx]);
+        if (key == anchor) w.top_seq = n->seq[idx];
         if (!(raw & pte_bits::kPresent)) {
             w.stop = AnchoredWalk::Stop::NotPresent;
             return w;

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -94,6 +95,8 @@ struct Place {
     TableKey anchor;
     uint64_t va_offset = 0;  // node region base - anchor region base (not sign-extended)
     uint64_t path_seq = 0;   // max sequence number of the linking entries (0 at the anchor)
+    uint64_t top_seq = 0;    // sequence number of the anchor's own entry on the path
+                             // (0 when the node is the anchor itself)
 };
 
 // A present leaf entry.
@@ -112,6 +115,7 @@ struct AnchoredWalk {
     unsigned index = 0;
     uint64_t entry = 0;       // the leaf (Stop::Leaf) or the not-present entry
     uint64_t path_seq = 0;    // max sequence number over every entry read, the last included
+    uint64_t top_seq = 0;     // sequence number of the entry read in the anchor itself
     uint64_t page_size = 0;   // Stop::Leaf only
     uint64_t frame = 0;       // Stop::Leaf only: base of the mapped page
 };
@@ -208,7 +212,7 @@ private:
     void deactivate(const TableKey& key);
     void link_entry(const TableKey& key, unsigned index, uint64_t raw);
     void unlink_entry(const TableKey& key, unsigned index, uint64_t raw);
-    bool up(const TableKey& node, uint64_t offset, uint64_t path_seq,
+    bool up(const TableKey& node, uint64_t offset, uint64_t path_seq, uint64_t top_seq,
             const std::function<bool(const Place&)>& visit) const;
     void apply_bytes(uint64_t entry_pa, unsigned offset, unsigned len, uint64_t value);
 

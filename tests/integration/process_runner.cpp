@@ -1,0 +1,74 @@
+#include "tests/integration/process_runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace testutil {
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seconds) {
+    char out_tmpl[] = "/tmp/asi-emu-test-out-XXXXXX";
+    char err_tmpl[] = "/tmp/asi-emu-test-err-XXXXXX";
+    const int out_fd = mkstemp(out_tmpl), err_fd = mkstemp(err_tmpl);
+    ProcessResult r;
+    const pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out_fd, 1);
+        dup2(err_fd, 2);
+        const int null_fd = open("/dev/null", O_RDONLY);
+        dup2(null_fd, 0);
+        std::vector<char*> args;
+        for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+    for (;;) {
+        const pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+    close(out_fd);
+    close(err_fd);
+    r.out = slurp(out_tmpl);
+    r.err = slurp(err_tmpl);
+    unlink(out_tmpl);
+    unlink(err_tmpl);
+    return r;
+}
+
+ProcessResult run_asi_emu(const std::vector<std::string>& args, int timeout_seconds) {
+    std::vector<std::string> argv{ASI_EMU_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, timeout_seconds);
+}
+
+std::string test_image(const std::string& name) { return std::string(ASI_TEST_IMAGE_DIR) + "/" + name + ".elf"; }
+
+}  // namespace testutil
