@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <vector>
 
@@ -22,7 +23,10 @@ public:
     uint64_t read(uint64_t pa) const { return mem_.read_u64(pa).value(); }
     void write(uint64_t pa, uint64_t v) {
         if (!mem_.write_u64(pa, v)) throw std::out_of_range("FakeRam::write");
+        if (on_write) on_write(pa, v);
     }
+    // Called after every write, as the emulator's store hook reports guest stores.
+    std::function<void(uint64_t pa, uint64_t v)> on_write;
 
 private:
     std::vector<uint8_t> bytes_;

@@ -1,0 +1,14 @@
+// The C string/memory functions the compiler may emit calls to (memcpy, memmove, memset,
+// memcmp for struct copies and large initialisers), plus the few string helpers the kernel uses.
+#pragma once
+#include <stddef.h>
+
+extern "C" {
+void* memcpy(void* dst, const void* src, size_t n);
+void* memmove(void* dst, const void* src, size_t n);
+void* memset(void* dst, int c, size_t n);
+int memcmp(const void* a, const void* b, size_t n);
+size_t strlen(const char* s);
+int strcmp(const char* a, const char* b);
+int strncmp(const char* a, const char* b, size_t n);
+}
