@@ -85,54 +85,68 @@ size_t PrivilegedScan::scan(const CodeRange& range) {
             ++skipped;
             continue;
         }
-        std::optional<PrivilegedKind> kind;
-        const cs_x86& x = insn->detail->x86;
-        switch (insn->id) {
-            case X86_INS_MOV:
-                if (x.op_count == 2 && x.operands[0].type == X86_OP_REG) {
-                    switch (x.operands[0].reg) {
-                        case X86_REG_CR0: kind = PrivilegedKind::MovToCr0; break;
-                        case X86_REG_CR3: kind = PrivilegedKind::MovToCr3; break;
-                        case X86_REG_CR4: kind = PrivilegedKind::MovToCr4; break;
-                        default: break;
-                    }
-                }
-                break;
-            case X86_INS_INVLPG: kind = PrivilegedKind::Invlpg; break;
-            case X86_INS_INVPCID: kind = PrivilegedKind::Invpcid; break;
-            case X86_INS_WRMSR: kind = PrivilegedKind::Wrmsr; break;
-            case X86_INS_RDMSR: kind = PrivilegedKind::Rdmsr; break;
-            case X86_INS_RDTSC: kind = PrivilegedKind::Rdtsc; break;
-            case X86_INS_RDTSCP: kind = PrivilegedKind::Rdtscp; break;
-            case X86_INS_RDRAND: kind = PrivilegedKind::Rdrand; break;
-            case X86_INS_RDSEED: kind = PrivilegedKind::Rdseed; break;
-            case X86_INS_HLT: kind = PrivilegedKind::Hlt; break;
-            default: break;
-        }
-        if (!kind) continue;
-        PrivilegedInsn p;
-        p.address = insn->address;
-        p.size = insn->size;
-        p.kind = *kind;
-        for (int i = 0; i < x.op_count; ++i) {
-            const cs_x86_op& op = x.operands[i];
-            if (op.type == X86_OP_REG && !(i == 0 && (*kind == PrivilegedKind::MovToCr0 ||
-                                                      *kind == PrivilegedKind::MovToCr3 ||
-                                                      *kind == PrivilegedKind::MovToCr4)))
-                p.reg = capstone_to_unicorn_reg(op.reg, &p.reg_bytes);
-            if (op.type == X86_OP_MEM) {
-                p.mem.segment = op.mem.segment == X86_REG_INVALID ? 0 : capstone_to_unicorn_reg(op.mem.segment);
-                p.mem.base = op.mem.base == X86_REG_INVALID ? 0 : capstone_to_unicorn_reg(op.mem.base);
-                p.mem.index = op.mem.index == X86_REG_INVALID ? 0 : capstone_to_unicorn_reg(op.mem.index);
-                p.mem.scale = op.mem.scale;
-                p.mem.disp = op.mem.disp;
-            }
-        }
-        by_address_[p.address] = found_.size();
-        found_.push_back(p);
+        std::optional<PrivilegedInsn> p = classify(insn);
+        if (!p) continue;
+        by_address_[p->address] = found_.size();
+        found_.push_back(*p);
     }
     cs_free(insn, 1);
     return skipped;
+}
+
+std::optional<PrivilegedInsn> PrivilegedScan::classify(const cs_insn* insn) const {
+    std::optional<PrivilegedKind> kind;
+    const cs_x86& x = insn->detail->x86;
+    switch (insn->id) {
+        case X86_INS_MOV:
+            if (x.op_count == 2 && x.operands[0].type == X86_OP_REG) {
+                switch (x.operands[0].reg) {
+                    case X86_REG_CR0: kind = PrivilegedKind::MovToCr0; break;
+                    case X86_REG_CR3: kind = PrivilegedKind::MovToCr3; break;
+                    case X86_REG_CR4: kind = PrivilegedKind::MovToCr4; break;
+                    default: break;
+                }
+            }
+            break;
+        case X86_INS_INVLPG: kind = PrivilegedKind::Invlpg; break;
+        case X86_INS_INVPCID: kind = PrivilegedKind::Invpcid; break;
+        case X86_INS_WRMSR: kind = PrivilegedKind::Wrmsr; break;
+        case X86_INS_RDMSR: kind = PrivilegedKind::Rdmsr; break;
+        case X86_INS_RDTSC: kind = PrivilegedKind::Rdtsc; break;
+        case X86_INS_RDTSCP: kind = PrivilegedKind::Rdtscp; break;
+        case X86_INS_RDRAND: kind = PrivilegedKind::Rdrand; break;
+        case X86_INS_RDSEED: kind = PrivilegedKind::Rdseed; break;
+        case X86_INS_HLT: kind = PrivilegedKind::Hlt; break;
+        default: break;
+    }
+    if (!kind) return std::nullopt;
+    PrivilegedInsn p;
+    p.address = insn->address;
+    p.size = insn->size;
+    p.kind = *kind;
+    for (int i = 0; i < x.op_count; ++i) {
+        const cs_x86_op& op = x.operands[i];
+        if (op.type == X86_OP_REG && !(i == 0 && (*kind == PrivilegedKind::MovToCr0 ||
+                                                  *kind == PrivilegedKind::MovToCr3 ||
+                                                  *kind == PrivilegedKind::MovToCr4)))
+            p.reg = capstone_to_unicorn_reg(op.reg, &p.reg_bytes);
+        if (op.type == X86_OP_MEM) {
+            p.mem.segment = op.mem.segment == X86_REG_INVALID ? 0 : capstone_to_unicorn_reg(op.mem.segment);
+            p.mem.base = op.mem.base == X86_REG_INVALID ? 0 : capstone_to_unicorn_reg(op.mem.base);
+            p.mem.index = op.mem.index == X86_REG_INVALID ? 0 : capstone_to_unicorn_reg(op.mem.index);
+            p.mem.scale = op.mem.scale;
+            p.mem.disp = op.mem.disp;
+        }
+    }
+    return p;
+}
+
+std::optional<PrivilegedInsn> PrivilegedScan::decode_one(const uint8_t* bytes, size_t size, uint64_t va) const {
+    cs_insn* insn = cs_malloc(handle_);
+    std::optional<PrivilegedInsn> p;
+    if (cs_disasm_iter(handle_, &bytes, &size, &va, insn)) p = classify(insn);
+    cs_free(insn, 1);
+    return p;
 }
 
 const PrivilegedInsn* PrivilegedScan::find(uint64_t address) const {

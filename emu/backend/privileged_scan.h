@@ -7,6 +7,7 @@
 #include <capstone/capstone.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -59,6 +60,8 @@ public:
 
     const std::vector<PrivilegedInsn>& instructions() const { return found_; }
     const PrivilegedInsn* find(uint64_t address) const;
+    // Decodes the one instruction at va; the result when it is one of the kinds above.
+    std::optional<PrivilegedInsn> decode_one(const uint8_t* bytes, size_t size, uint64_t va) const;
     // Number of instructions in [bytes, bytes + size) decoded from `va`.
     uint32_t count_instructions(const uint8_t* bytes, size_t size, uint64_t va) const;
     // One-line disassembly of the instruction at va ("mov cr3, rax").
@@ -68,6 +71,7 @@ public:
     bool is_stack_access(const uint8_t* bytes, size_t size, uint64_t va) const;
 
 private:
+    std::optional<PrivilegedInsn> classify(const cs_insn* insn) const;
     csh handle_ = 0;
     std::vector<PrivilegedInsn> found_;
     std::unordered_map<uint64_t, size_t> by_address_;

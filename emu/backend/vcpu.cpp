@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 
 #include "emu/backend/linear_memory.h"
 #include "emu/backend/root_validation.h"
@@ -199,6 +200,36 @@ void Vcpu::on_interrupt(uc_engine*, uint32_t intno, void* p) {
     self->raise(ev);
 }
 
+// User code is not in the load-time scan, so the instructions whose result would depend on
+// the host (RDTSC, RDTSCP, RDRAND, RDSEED) are caught by a code hook over each user page
+// that executes. It costs a callback per user instruction, and only there.
+void Vcpu::watch_user_code(uint64_t page) {
+    if (!user_code_pages_.insert(page).second) return;
+    uc_hook h;
+    if (uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(on_user_code), this, page, page + 4095) ==
+        UC_ERR_OK)
+        hooks_.push_back(h);
+}
+
+void Vcpu::on_user_code(uc_engine*, uint64_t address, uint32_t size, void* p) {
+    auto* self = static_cast<Vcpu*>(p);
+    uint8_t bytes[16] = {};
+    if (size > sizeof bytes || uc_mem_read(self->uc_, address, bytes, size) != UC_ERR_OK) return;
+    if (!std::memchr(bytes, 0x0f, size)) return;  // all four are two-byte (0F xx) opcodes
+    std::optional<PrivilegedInsn> insn = self->shared_.scan->decode_one(bytes, size, address);
+    if (!insn) return;
+    switch (insn->kind) {
+        case PrivilegedKind::Rdtsc:
+        case PrivilegedKind::Rdtscp:
+        case PrivilegedKind::Rdrand:
+        case PrivilegedKind::Rdseed:
+            self->emulate(*insn);
+            break;
+        default:
+            break;  // privileged at CPL 3: Unicorn raises #GP itself
+    }
+}
+
 bool Vcpu::on_invalid_insn(uc_engine*, void* p) {
     auto* self = static_cast<Vcpu*>(p);
     GuestEvent ev;
@@ -252,6 +283,7 @@ bool Vcpu::on_unmapped(uc_engine*, uc_mem_type type, uint64_t address, int, int6
     switch (self->windows_->map_demand_alias(address & ~0xfffull, w.t.frame, fetch)) {
         case AliasOutcome::Mapped:
             ++self->stats_.aliases_mapped;
+            if (fetch) self->watch_user_code(address & ~0xfffull);
             return true;
         case AliasOutcome::OutsideRam:
             self->stop(StopKind::ForbiddenAccess, "VA " + hex(address) + " maps PA " + hex(w.t.frame) +

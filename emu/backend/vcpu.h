@@ -80,6 +80,7 @@ private:
     // Hook trampolines (Unicorn calls plain functions).
     static void on_block(uc_engine*, uint64_t address, uint32_t size, void* self);
     static void on_privileged(uc_engine*, uint64_t address, uint32_t size, void* self);
+    static void on_user_code(uc_engine*, uint64_t address, uint32_t size, void* self);
     static void on_interrupt(uc_engine*, uint32_t intno, void* self);
     static bool on_invalid_insn(uc_engine*, void* self);
     static bool on_unmapped(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
@@ -108,6 +109,7 @@ private:
     void set_pending(GuestEvent ev);
     void emit(EventKind kind, uint64_t rip, std::initializer_list<uint64_t> args);
     void flush_unicorn_tlb();
+    void watch_user_code(uint64_t page);
     uint32_t cpl() const;
     mmu::AccessContext access_context(bool user) const;
     std::optional<std::string> validate_root(uint64_t cr3);
@@ -128,6 +130,7 @@ private:
     std::optional<StopInfo> stop_;
     uint64_t halt_at_ = UINT64_MAX;
     std::set<uint64_t> validated_roots_;
+    std::set<uint64_t> user_code_pages_;  // pages with a per-instruction user-code hook
 
     struct BlockCacheEntry {
         uint64_t address = UINT64_MAX;

@@ -99,10 +99,12 @@ inline uint8_t inb(uint16_t port) {
 }
 
 // ---- Descriptor tables and flags -----------------------------------------------------------
+// GDTR/IDTR image (SDM vol. 3A 3.5.1, 6.10): 16-bit limit, 64-bit linear base.
 struct [[gnu::packed]] DescriptorTablePointer {
     uint16_t limit;
-    uint64_t base;
+    const void* base;
 };
+static_assert(sizeof(DescriptorTablePointer) == 10);
 inline void lgdt(const DescriptorTablePointer& p) { __asm__ volatile("lgdt %0" : : "m"(p) : "memory"); }
 inline void lidt(const DescriptorTablePointer& p) { __asm__ volatile("lidt %0" : : "m"(p) : "memory"); }
 inline void ltr(uint16_t selector) { __asm__ volatile("ltr %0" : : "r"(selector) : "memory"); }
