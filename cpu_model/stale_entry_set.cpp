@@ -15,7 +15,7 @@ bool StaleEntrySet::add(const StaleEntry& e) {
     const unsigned s = slot(e.page_size);
     auto& at = by_va_[s][e.va_page];
     for (const StaleEntry& x : at)
-        if (x.entry == e.entry && x.pcid == e.pcid) return false;
+        if (x.entry == e.entry && (!by_pcid_ || x.pcid == e.pcid)) return false;
     at.push_back(e);
     by_frame_[s][e.frame].push_back(e.va_page);
     ++size_;

@@ -25,6 +25,10 @@ struct StaleEntry {
 
 class StaleEntrySet {
 public:
+    // by_pcid=false for global entries: they match every PCID, so the same entry cached under
+    // two PCIDs is one entry (the first PCID is kept).
+    explicit StaleEntrySet(bool by_pcid = true) : by_pcid_(by_pcid) {}
+
     // False when the same entry for the same page is already there.
     bool add(const StaleEntry& e);
     // Removes every entry whose page contains va; returns how many.
@@ -41,6 +45,7 @@ private:
     std::array<std::unordered_map<uint64_t, std::vector<StaleEntry>>, 3> by_va_;
     std::array<std::unordered_map<uint64_t, std::vector<uint64_t>>, 3> by_frame_;
     size_t size_ = 0;
+    bool by_pcid_ = true;
 };
 
 }  // namespace cpu_model

@@ -167,7 +167,7 @@ private:
         VcpuControl ctl;
         std::map<Pcid, PcidState> pcids;
         std::set<uint32_t> global_records;
-        StaleEntrySet global_stale;
+        StaleEntrySet global_stale{false};
         uint32_t current = kNone;  // record of the root in CR3 (while paging)
     };
 

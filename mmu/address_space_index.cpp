@@ -18,6 +18,12 @@ constexpr PteLevel level_above(PteLevel l) {
 constexpr unsigned size_slot(PteLevel l) { return static_cast<unsigned>(l) - 1; }
 constexpr uint64_t kSlotSize[3] = {kPageSize4K, kPageSize2M, kPageSize1G};
 
+bool only_sets_accessed_dirty(uint64_t old_value, uint64_t new_value) {
+    constexpr uint64_t ad = pte_bits::kAccessed | pte_bits::kDirty;
+    return (old_value & pte_bits::kPresent) && (new_value & pte_bits::kPresent) &&
+           ((old_value ^ new_value) & ~ad) == 0 && (old_value & ~new_value & ad) == 0;
+}
+
 template <class V>
 void erase_one(std::unordered_map<uint64_t, std::vector<V>>& map, uint64_t key, const V& v,
                bool (*same)(const V&, const V&)) {
@@ -189,7 +195,9 @@ void AddressSpaceIndex::set_entry(uint64_t table_frame, unsigned index, uint64_t
         n = find(key);
         if (!n) continue;
         n->entries[index] = new_value;
-        n->seq[index] = now_;
+        // Setting A/D (what the processor itself writes, SDM 4.8) leaves the translation as it
+        // was, so the entry keeps its date.
+        if (!only_sets_accessed_dirty(old, new_value)) n->seq[index] = now_;
         // Link the new target before unlinking the old one, so that a subtree that stays
         // (attribute-only change) is not dropped and re-read.
         link_entry(key, index, new_value);

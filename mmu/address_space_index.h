@@ -16,7 +16,9 @@
 // links and leaves are removed recursively.
 //
 // Every entry carries a write sequence number (now() after the write that stored its value;
-// for content read when the node became tracked, the time it became tracked). A path's
+// for content read when the node became tracked, the time it became tracked; a write that
+// only sets A and/or D in a present entry keeps the date, the translation being unchanged,
+// SDM 4.8). A path's
 // sequence is the largest over its entries: the moment since which the whole path has existed.
 // Observers get every entry change *before* the index applies it, so the old subtree is still
 // tracked while they look at it (and may pin it).
@@ -76,7 +78,7 @@ struct EntryChange {
     uint64_t old_value = 0;
     uint64_t new_value = 0;
     uint64_t old_seq = 0;  // sequence number of old_value
-    uint64_t seq = 0;      // sequence number of this write (== now() during the callback)
+    uint64_t seq = 0;      // now() for this write (new_value keeps old_seq if it only sets A/D)
 };
 
 class IndexObserver {

@@ -32,7 +32,9 @@ std::string hex(uint64_t v) {
 
 Vcpu::Vcpu(uint32_t id, VcpuShared& shared)
     : id_(id), shared_(shared), rng_(shared.seed ^ (0x9e3779b97f4a7c15ull * (id + 1))),
-      block_cache_(kBlockCacheSize) {}
+      block_cache_(kBlockCacheSize) {
+    insn_limit_ = shared.max_insns ? shared.max_insns : UINT64_MAX;
+}
 
 Vcpu::~Vcpu() {
     if (uc_) uc_close(uc_);
@@ -148,29 +150,33 @@ std::string Vcpu::describe_rip(uint64_t rip) const {
 
 // ---- Hooks --------------------------------------------------------------------------------
 
+void Vcpu::fill_block(BlockCacheEntry& e, uint64_t address, uint32_t size) {
+    std::vector<uint8_t> code(size);
+    uc_mem_read(uc_, address, code.data(), size);
+    e.address = address;
+    e.size = size;
+    e.count = shared_.scan->count_instructions(code.data(), size, address);
+    e.outside_text = true;
+    for (const PhysRange& t : shared_.text)
+        if (address >= asi_abi::kKernelWindowBase + t.begin && address < asi_abi::kKernelWindowBase + t.end)
+            e.outside_text = false;
+}
+
+// Runs before every translated block: the hot path of register-only code, so it does a
+// cache lookup and two compares (DESIGN 4.9).
 void Vcpu::on_block(uc_engine*, uint64_t address, uint32_t size, void* p) {
     auto* self = static_cast<Vcpu*>(p);
-    BlockCacheEntry& e = self->block_cache_[(address ^ (address >> 13)) & (kBlockCacheSize - 1)];
-    if (e.address != address || e.size != size) {
-        std::vector<uint8_t> code(size);
-        uc_mem_read(self->uc_, address, code.data(), size);
-        e.address = address;
-        e.size = size;
-        e.count = self->shared_.scan->count_instructions(code.data(), size, address);
-        e.outside_text = true;
-        for (const PhysRange& t : self->shared_.text)
-            if (address >= asi_abi::kKernelWindowBase + t.begin && address < asi_abi::kKernelWindowBase + t.end)
-                e.outside_text = false;
-    }
+    BlockCacheEntry& e = self->block_cache_[((address >> 2) ^ (address >> 15)) & (kBlockCacheSize - 1)];
+    if (__builtin_expect(e.address != address || e.size != size, 0)) self->fill_block(e, address, size);
     // CPL 0 may run only code the load-time scan has seen (DESIGN 4.6).
-    if (e.outside_text && self->cpl() == 0) {
+    if (__builtin_expect(e.outside_text, 0) && self->cpl() == 0) {
         self->stop(StopKind::ForbiddenAccess,
                    "CPL 0 executes outside the scanned kernel text at " + self->describe_rip(address));
         return;
     }
     self->icount_ += e.count;
     ++self->stats_.blocks;
-    if (self->shared_.max_insns && self->icount_ >= self->shared_.max_insns)
+    if (__builtin_expect(self->icount_ >= self->insn_limit_, 0))
         self->stop(StopKind::InsnLimit, "instruction limit " + std::to_string(self->shared_.max_insns) +
                                             " reached at " + self->describe_rip(address));
 }

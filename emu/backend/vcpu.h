@@ -123,6 +123,7 @@ private:
     std::vector<uc_hook> hooks_;
     RunStats stats_;
     uint64_t icount_ = 0;
+    uint64_t insn_limit_ = UINT64_MAX;
     uint64_t tsc_offset_ = 0;
     uint64_t shadow_efer_sce_ = 0;
     std::mt19937_64 rng_;
@@ -140,6 +141,7 @@ private:
     };
     static constexpr size_t kBlockCacheSize = 8192;
     std::vector<BlockCacheEntry> block_cache_;
+    void fill_block(BlockCacheEntry& e, uint64_t address, uint32_t size);
 };
 
 }  // namespace emu::backend

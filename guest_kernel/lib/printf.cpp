@@ -11,6 +11,7 @@ struct Spec {
     bool zero = false;
     bool alt = false;
     int width = 0;
+    int precision = -1;  // for %s: at most this many characters
 };
 
 struct Out {
@@ -91,6 +92,16 @@ int kvformat(FormatSink sink, void* ctx, const char* fmt, va_list ap) {
         } else {
             while (*p >= '0' && *p <= '9') spec.width = spec.width * 10 + (*p++ - '0');
         }
+        if (*p == '.') {
+            ++p;
+            spec.precision = 0;
+            if (*p == '*') {
+                spec.precision = va_arg(ap, int);
+                ++p;
+            } else {
+                while (*p >= '0' && *p <= '9') spec.precision = spec.precision * 10 + (*p++ - '0');
+            }
+        }
         int longs = 0;
         while (*p == 'l' || *p == 'z') {
             longs += (*p == 'z') ? 2 : 1;
@@ -130,7 +141,7 @@ int kvformat(FormatSink sink, void* ctx, const char* fmt, va_list ap) {
                 const char* s = va_arg(ap, const char*);
                 if (s == nullptr) s = "(null)";
                 int len = 0;
-                while (s[len] != '\0') ++len;
+                while (s[len] != '\0' && (spec.precision < 0 || len < spec.precision)) ++len;
                 emit_string(out, spec, s, len);
                 break;
             }

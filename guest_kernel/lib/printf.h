@@ -1,5 +1,5 @@
 // A small printf-like formatter: %d %i %u %x %X %p %s %c %%, with flags '-', '0', '#',
-// a field width (digits or '*'), and the length modifiers l, ll, z.
+// a field width (digits or '*'), a precision for %s (".N" or ".*"), and the length modifiers l, ll, z.
 #pragma once
 #include <stdarg.h>
 #include <stddef.h>

@@ -20,6 +20,8 @@ namespace {
 
 using mmu::PteLevel;
 using namespace mmu::pte_bits;
+using testing::RefPs;
+using testing::RefTlb;
 
 constexpr uint64_t kRam = 4ull << 20;
 constexpr uint64_t kCr0 = 0x8001'0001;
@@ -69,10 +71,14 @@ public:
     // Runs the ops; returns a description of the first unsound step, or "".
     std::string run() {
         for (int step = 0; step < opt_.ops; ++step) {
-            std::string what = op();
+            history_.push_back(op());
             ref_.saturate();
             std::string err = check_sound();
-            if (!err.empty()) return "step " + std::to_string(step) + " (" + what + "): " + err;
+            if (!err.empty()) {
+                std::string h;
+                for (const std::string& line : history_) h += "\n  " + line;
+                return "step " + std::to_string(step) + ": " + err + "\nhistory:" + h;
+            }
             imprecise_ += count_imprecise();
         }
         return "";
@@ -188,6 +194,15 @@ private:
                 if (!model_has(v, e.pcid, e)) {
                     s << "cpu" << v << " misses pcid " << e.pcid << " va " << std::hex << e.va
                       << " -> " << e.frame << (e.global ? " (global)" : "");
+                    s << "\nref PS entries of cpu" << v << " (cur pcid " << c.pcid << " root "
+                      << c.root << "):";
+                    for (const RefPs& p : c.ps)
+                        s << " [p" << p.pcid << " L" << p.level << " " << p.prefix << "->"
+                          << p.table << "]";
+                    s << "\nmodel:";
+                    for (const CachedTranslation& t : model_->translations_at(v, e.pcid, e.va))
+                        s << " [" << t.va_page << "->" << t.frame << " " << to_string(t.source)
+                          << "]";
                     return s.str();
                 }
                 if (e.global && !model_has(v, Pcid((e.pcid + 1) % 3), e)) {
@@ -249,6 +264,7 @@ private:
     std::vector<uint64_t> frames_, vas_;
     uint64_t cr4_[2] = {}, cr0_[2] = {};
     size_t imprecise_ = 0;
+    std::vector<std::string> history_;
 };
 
 TEST(TlbEnvelope, SoundAgainstReferenceWithEveryInvalidation) {

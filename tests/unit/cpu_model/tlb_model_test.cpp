@@ -42,8 +42,9 @@ protected:
         r2 = b.new_root();
     }
 
-    void map(uint64_t root, uint64_t va, uint64_t frame, uint64_t flags = kWritable) {
-        b.map(root, va, frame, flags);
+    void map(uint64_t root, uint64_t va, uint64_t frame, uint64_t flags = kWritable,
+             uint64_t size = mmu::kPageSize4K) {
+        b.map(root, va, frame, flags, size);
     }
     uint64_t pte_pa(uint64_t root, uint64_t va) { return b.entry_pa(root, va, PteLevel::Pte); }
     void unmap(uint64_t root, uint64_t va) { ram.write(pte_pa(root, va), 0); }
@@ -484,7 +485,8 @@ TEST_F(TlbModelTest, RetainedRootUnderTheSamePcidAndItsFreeze) {
 
 TEST_F(TlbModelTest, ReachingFrameNamesEveryWay) {
     map(r1, kA, F1);
-    map(r1, kC, 0x80'0000, kWritable, mmu::kPageSize2M);
+    constexpr uint64_t k2M = 0xffff888000600000ull;
+    map(r1, k2M, 0x80'0000, kWritable, mmu::kPageSize2M);
     boot(0, r1, kPcide, 1);
     auto r = tlb->reaching_frame(0, 1, F1);
     ASSERT_EQ(r.size(), 1u);
@@ -493,7 +495,7 @@ TEST_F(TlbModelTest, ReachingFrameNamesEveryWay) {
     // A frame inside a 2 MiB page.
     r = tlb->reaching_frame(0, 1, 0x80'0000 + 0x5000);
     ASSERT_EQ(r.size(), 1u);
-    EXPECT_EQ(r[0].va_page, kC);
+    EXPECT_EQ(r[0].va_page, k2M);
     EXPECT_EQ(r[0].page_size, mmu::kPageSize2M);
 
     unmap(r1, kA);
