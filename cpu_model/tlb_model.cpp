@@ -24,6 +24,9 @@ bool only_sets_accessed_dirty(uint64_t old_value, uint64_t new_value) {
            (old_value & ~new_value & ad) == 0;
 }
 
+constexpr uint8_t kHoleNonGlobal = 1;
+constexpr uint8_t kHoleGlobal = 2;
+
 mmu::PteLevel level_below(mmu::PteLevel l) {
     return static_cast<mmu::PteLevel>(static_cast<unsigned>(l) - 1);
 }
@@ -107,8 +110,8 @@ void TlbModel::drop_record(uint32_t id) {
 // nothing new can be cached through it any more.
 void TlbModel::to_globals_only(uint32_t id) {
     Record g = records_.at(id);
+    freeze(g, index_.now());
     g.globals_only = true;
-    g.frozen_at = std::min(g.frozen_at, index_.now());
     g.holes.keep_global_only();
     make_record(std::move(g));  // before the drop: the anchor stays pinned, no re-read
     drop_record(id);
@@ -126,17 +129,25 @@ bool TlbModel::region_contains(const Record& r, uint64_t va) const {
            va - r.va_base < mmu::region_size(r.anchor.level);
 }
 
+// Entries are created only while their PCID is current (SDM 4.10.1) and, for a record that
+// is not the current root, only while its PS-cache entries have not been invalidated.
+uint64_t TlbModel::cache_until(const Record& r) const {
+    if (r.globals_only) return r.frozen_at;
+    const Vcpu& c = vcpus_.at(r.vcpu);
+    if (c.ctl.paging && c.ctl.pcid == r.pcid) return r.frozen_at;
+    auto it = c.pcids.find(r.pcid);
+    return std::min(r.frozen_at, it == c.pcids.end() ? 0 : it->second.last_active_end);
+}
+
+void TlbModel::freeze(Record& r, uint64_t now) {
+    r.frozen_at = std::min({r.frozen_at, cache_until(r), now});
+}
+
 // Could a path dated path_seq (all its entries unchanged since then) have been cached
 // through this record?
 bool TlbModel::visible(const Record& r, uint64_t path_seq, uint64_t top_seq) const {
-    if (r.frozen_at != kNotFrozen && path_seq > r.frozen_at) return false;
     if (r.is_root && !is_current(r) && top_seq > r.left_at) return false;
-    if (r.globals_only) return true;
-    const Vcpu& c = vcpus_.at(r.vcpu);
-    if (c.ctl.paging && c.ctl.pcid == r.pcid) return true;
-    // Entries are created only while the PCID is current (SDM 4.10.1).
-    auto it = c.pcids.find(r.pcid);
-    return it != c.pcids.end() && path_seq <= it->second.last_active_end;
+    return path_seq <= cache_until(r);
 }
 
 bool TlbModel::usable(const Record& r, Pcid pcid, uint64_t va_page, uint64_t size,
@@ -145,7 +156,7 @@ bool TlbModel::usable(const Record& r, Pcid pcid, uint64_t va_page, uint64_t siz
     global = (entry & kGlobal) && vcpus_.at(r.vcpu).ctl.pge;
     if ((r.globals_only || r.pcid != pcid) && !global) return false;
     if (!visible(r, path_seq, top_seq)) return false;
-    return is_current(r) || !r.holes.covers(va_page, size, global);
+    return is_current(r) || !r.holes.covers(va_page, size, global, cache_until(r));
 }
 
 void TlbModel::account(const Record& r, uint64_t va, uint8_t kinds,
@@ -154,9 +165,11 @@ void TlbModel::account(const Record& r, uint64_t va, uint8_t kinds,
     const mmu::AnchoredWalk w = index_.walk_from(r.anchor, va);
     if (w.stop != mmu::AnchoredWalk::Stop::Leaf) return;
     const bool global = (w.entry & kGlobal) && vcpus_.at(r.vcpu).ctl.pge;
-    if (!(kinds & (global ? HoleSet::kGlobal : HoleSet::kNonGlobal))) return;
+    if (!(kinds & (global ? kHoleGlobal : kHoleNonGlobal))) return;
     if (!visible(r, w.path_seq, w.top_seq)) return;
-    if (!is_current(r) && r.holes.covers(va & ~(w.page_size - 1), w.page_size, global)) return;
+    if (!is_current(r) &&
+        r.holes.covers(va & ~(w.page_size - 1), w.page_size, global, cache_until(r)))
+        return;
     if (r.is_root) ++eff.live;
     else ++eff.stale_entries;
 }
@@ -238,16 +251,17 @@ InvalidationEffect TlbModel::invalidate_address(unsigned v, Pcid pcid, uint64_t 
     const std::vector<uint32_t> ids(it->second.records.begin(), it->second.records.end());
     for (uint32_t id : ids) {
         Record& r = records_.at(id);
-        account(r, va, HoleSet::kNonGlobal, eff);
+        account(r, va, kHoleNonGlobal, eff);
         if (id == c.current) continue;
-        r.holes.add(va, HoleSet::kNonGlobal);
+        // Sticky: the PS-cache entries for va went too, so the record cannot bring it back.
+        r.holes.add(va, true, false, HoleSet::kSticky);
         // A table record anchored at a PT *is* one PDE-cache entry; when it would translate va
         // it goes, and only the TLB entries made through it stay. Records anchored higher
         // also hold PS-cache entries for other addresses, which stay (kept unfrozen: an
         // over-approximation for the invalidated prefix).
         if (!r.is_root && r.anchor.level == mmu::PteLevel::Pte && region_contains(r, va) &&
             r.frozen_at == kNotFrozen) {
-            r.frozen_at = index_.now();
+            freeze(r, index_.now());
             ++eff.stale_tables;
         }
     }
@@ -257,6 +271,7 @@ InvalidationEffect TlbModel::invalidate_address(unsigned v, Pcid pcid, uint64_t 
 // ---- Instructions -----------------------------------------------------------------------
 
 void TlbModel::set_state(unsigned v, uint64_t cr0, uint64_t cr3, uint64_t cr4) {
+    index_.tick();
     Vcpu& c = vcpus_.at(v);
     c.current = kNone;
     flush_all(v);
@@ -271,6 +286,7 @@ void TlbModel::set_state(unsigned v, uint64_t cr0, uint64_t cr3, uint64_t cr4) {
 }
 
 InvalidationEffect TlbModel::mov_to_cr3(unsigned v, uint64_t value) {
+    index_.tick();
     Vcpu& c = vcpus_.at(v);
     const Pcid pcid = c.ctl.pcide ? Pcid(value & cr_bits::kCr3PcidMask) : Pcid{0};
     // Bit 63 asks for no invalidation only when PCIDE=1 (SDM 4.10.4.1, MOV to CR3).
@@ -285,6 +301,7 @@ InvalidationEffect TlbModel::mov_to_cr3(unsigned v, uint64_t value) {
 }
 
 InvalidationEffect TlbModel::mov_to_cr4(unsigned v, uint64_t cr4) {
+    index_.tick();
     Vcpu& c = vcpus_.at(v);
     const bool pge = cr4 & cr_bits::kCr4Pge;
     const bool pcide = cr4 & cr_bits::kCr4Pcide;
@@ -313,6 +330,7 @@ InvalidationEffect TlbModel::mov_to_cr4(unsigned v, uint64_t cr4) {
 }
 
 InvalidationEffect TlbModel::mov_to_cr0(unsigned v, uint64_t cr0) {
+    index_.tick();
     Vcpu& c = vcpus_.at(v);
     const bool pg = cr0 & cr_bits::kCr0Pg;
     InvalidationEffect eff;
@@ -330,6 +348,7 @@ InvalidationEffect TlbModel::mov_to_cr0(unsigned v, uint64_t cr0) {
 }
 
 InvalidationEffect TlbModel::invlpg(unsigned v, uint64_t va) {
+    const uint64_t now = index_.tick();
     InvalidationEffect eff;
     if (!mmu::is_canonical(va)) return eff;  // a NOP in 64-bit mode (INVLPG reference)
     Vcpu& c = vcpus_.at(v);
@@ -343,11 +362,11 @@ InvalidationEffect TlbModel::invlpg(unsigned v, uint64_t va) {
     auto punch = [&](uint32_t id) {
         Record& r = records_.at(id);
         const bool own = !r.globals_only && r.pcid == pcid;
-        uint8_t kinds = own ? (HoleSet::kNonGlobal | HoleSet::kGlobal) : HoleSet::kGlobal;
-        if (!c.ctl.pge) kinds &= HoleSet::kNonGlobal;  // no global translations exist
+        const bool global = c.ctl.pge;  // without PGE no global translations exist
+        const uint8_t kinds = (own ? kHoleNonGlobal : 0) | (global ? kHoleGlobal : 0);
         if (kinds == 0) return;
         account(r, va, kinds, eff);
-        if (id != c.current) r.holes.add(va, kinds);
+        if (id != c.current) r.holes.add(va, own, global, now);
     };
     for (auto& [p, ps] : c.pcids)
         for (uint32_t id : ps.records) punch(id);
@@ -359,7 +378,7 @@ InvalidationEffect TlbModel::invlpg(unsigned v, uint64_t va) {
         for (uint32_t id : cur_pcid->second.records) {
             Record& r = records_.at(id);
             if (id == c.current || r.frozen_at != kNotFrozen) continue;
-            r.frozen_at = index_.now();
+            freeze(r, now);
             if (r.is_root) ++eff.live;
             else ++eff.stale_tables;
         }
@@ -368,6 +387,7 @@ InvalidationEffect TlbModel::invlpg(unsigned v, uint64_t va) {
 }
 
 InvalidationEffect TlbModel::invpcid(unsigned v, InvpcidType type, Pcid pcid, uint64_t va) {
+    index_.tick();
     switch (type) {
     case InvpcidType::IndividualAddress:
         if (!mmu::is_canonical(va)) return {};  // #GP, raised by the caller
@@ -386,6 +406,7 @@ InvalidationEffect TlbModel::invpcid(unsigned v, InvpcidType type, Pcid pcid, ui
 }
 
 InvalidationEffect TlbModel::page_fault(unsigned v, uint64_t va) {
+    index_.tick();
     const Vcpu& c = vcpus_.at(v);
     if (!c.ctl.paging || !mmu::is_canonical(va)) return {};
     return invalidate_address(v, c.ctl.pcid, va);
@@ -425,7 +446,7 @@ void TlbModel::on_entry_change(const mmu::EntryChange& ch) {
             if (leaf) {
                 const bool global = (ch.old_value & kGlobal) && vcpus_.at(r.vcpu).ctl.pge;
                 if (r.globals_only && !global) continue;
-                if (!is_current(r) && r.holes.covers(va, span, global)) continue;
+                if (!is_current(r) && r.holes.covers(va, span, global, cache_until(r))) continue;
                 stale.push_back({r.vcpu, global, StaleEntry{va, span, target, ch.old_value, r.pcid}});
             } else {
                 Record t;

@@ -31,8 +31,19 @@
 //                             entries that would be used for va (SDM 4.10.4.1, last item)
 // Each vCPU has its own TLB: nothing here ever touches another vCPU's state.
 //
+// Where the model keeps more than the SDM allows (never less), on purpose:
+//   * INVPCID 0 / #PF: PS-cache entries for va's prefix held by a retained root or by an old
+//     table above PT level stay, so later content under that prefix still counts;
+//   * SMEP 0->1 and #PF keep global entries (they are not tracked per PCID);
+//   * entries with reserved bits set are treated as cacheable (SDM: they fault, not cached).
+// Contract: every store to a frame the index tracks reaches AddressSpaceIndex::write() (or
+// resync()), and every CR0/CR3/CR4 write, INVLPG, INVPCID and delivered #PF reaches the
+// matching function here, in the order the vCPUs executed them.
+//
 // Representation (cost grows with page-table changes and invalidations, never with the
 // number of translations a root holds). Per vCPU and PCID:
+//   * Time: the AddressSpaceIndex clock, advanced by every page-table write and by every
+//     operation here (index.tick()), so that events are strictly ordered.
 //   * Records: an anchor table plus the linear region it translates. A root record stands
 //     for everything reachable from a root loaded under the PCID; a table record for a
 //     PS-cache entry whose paging-structure entry now points elsewhere (its old table stays
@@ -41,7 +52,8 @@
 //       - frozen_at: once the PS-cache entries behind a record are invalidated (INVLPG for a
 //         record that is not the current root), nothing new can be cached through it: only
 //         paths whose entries are all dated <= frozen_at still count;
-//       - holes: pages whose translations an INVLPG / INVPCID 0 / #PF removed;
+//       - holes: pages whose translations an INVLPG / INVPCID 0 / #PF removed, unless the
+//         record could cache them again afterwards (see HoleSet);
 //       - activity: nothing can be cached for a PCID while the vCPU does not run under it,
 //         so paths dated after the PCID last stopped being current do not count; and a root
 //         no longer in CR3 is reached only through PML4E-cache entries made while it was, so
@@ -59,6 +71,7 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "cpu_model/hole_set.h"
@@ -178,6 +191,9 @@ private:
     bool is_current(const Record& r) const;
     CacheSource source_of(const Record& r) const;
     bool region_contains(const Record& r, uint64_t va) const;
+    // The last moment the record could gain translations: kNotFrozen while it still can.
+    uint64_t cache_until(const Record& r) const;
+    void freeze(Record& r, uint64_t now);
     bool visible(const Record& r, uint64_t path_seq, uint64_t top_seq) const;
     bool usable(const Record& r, Pcid pcid, uint64_t va_page, uint64_t size, uint64_t entry,
                 uint64_t path_seq, uint64_t top_seq, bool& global) const;

@@ -23,8 +23,8 @@ std::optional<uint64_t> parse_size(std::string_view text) {
             default: return std::nullopt;
         }
         ++i;
-        if (i < text.size() && (text[i] == 'i' || text[i] == 'B')) ++i;  // "MiB", "MB"
-        if (i < text.size() && text[i] == 'B') ++i;
+        const std::string_view rest = text.substr(i);
+        if (rest == "iB" || rest == "B") i = text.size();  // "MiB", "MB"
     }
     if (i != text.size()) return std::nullopt;
     if (shift && value > (UINT64_MAX >> shift)) return std::nullopt;

@@ -18,8 +18,8 @@
 // Every entry carries a write sequence number (now() after the write that stored its value;
 // for content read when the node became tracked, the time it became tracked; a write that
 // only sets A and/or D in a present entry keeps the date, the translation being unchanged,
-// SDM 4.8). A path's
-// sequence is the largest over its entries: the moment since which the whole path has existed.
+// SDM 4.8). A path's sequence is the largest over its entries: the moment since which the
+// whole path has existed.
 // Observers get every entry change *before* the index applies it, so the old subtree is still
 // tracked while they look at it (and may pin it).
 #pragma once
@@ -161,8 +161,11 @@ public:
     void add_observer(IndexObserver* o);
     void remove_observer(IndexObserver* o);
 
-    // Number of entry changes applied so far: the clock of sequence numbers.
+    // The clock of sequence numbers: advanced by every entry change and by tick().
     uint64_t now() const { return now_; }
+    // Advances the clock without a change, so that users can date their own events (a CR3
+    // load, an invalidation) strictly between page-table writes.
+    uint64_t tick() { return ++now_; }
 
     // ---- Queries ------------------------------------------------------------------------
     // True when the frame containing pa is tracked at some level (the write-hook filter).

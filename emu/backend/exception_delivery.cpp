@@ -97,12 +97,13 @@ std::optional<DeliveryFault> Delivery::attempt(const GuestEvent& ev) {
     if (auto f = mem.read(idtr.base + ev.vector * 16ull, gate, sizeof gate))
         return fault_from_linear(*f, false, idt_error, "reading the IDT");
     const uint32_t gate_type = (gate[0] >> 40) & 0xf;
+    const bool gate_is_system = !((gate[0] >> 44) & 1);  // S=0: a system descriptor
     const uint32_t gate_dpl = (gate[0] >> 45) & 3;
     const bool gate_present = (gate[0] >> 47) & 1;
     const uint16_t selector = (gate[0] >> 16) & 0xffff;
     const uint32_t ist = (gate[0] >> 32) & 7;
     const uint64_t target = (gate[0] & 0xffff) | ((gate[0] >> 32) & 0xffff0000ull) | (gate[1] << 32);
-    if (gate_type != 0xe && gate_type != 0xf)
+    if (!gate_is_system || (gate_type != 0xe && gate_type != 0xf))
         return DeliveryFault{vector::kGeneralProtection, idt_error, std::nullopt,
                              "IDT entry " + std::to_string(ev.vector) + " is not a 64-bit gate"};
     if (ev.software && gate_dpl < cpl)
@@ -169,7 +170,6 @@ std::optional<DeliveryFault> Delivery::attempt(const GuestEvent& ev) {
             return fault_from_linear(*f, true, ext, "pushing the exception frame");
 
     // Commit: CS:RIP from the gate, SS:RSP, RFLAGS (SDM 6.14.2, 6.12.1.3).
-    if (ev.cr2) uc_reg_write(uc, UC_X86_REG_CR2, &*ev.cr2);
     SegmentCache cs{static_cast<uint32_t>((selector & 0xfffc) | new_cpl), 0, 0xffffffff,
                     desc_hi & 0x00f0ff00};
     blob_.set_segment(kSegCs, cs);
@@ -197,6 +197,9 @@ DeliveryOutcome deliver_event(const DeliveryContext& ctx, GuestEvent event) {
     Delivery delivery(ctx);
     std::string chain = "vector " + std::to_string(event.vector);
     for (;;) {
+        // CR2 is loaded when the #PF is detected, before its delivery begins, so it holds the
+        // address even when that delivery fails and becomes a #DF (SDM 6.15, interrupt 14).
+        if (event.cr2) uc_reg_write(ctx.uc, UC_X86_REG_CR2, &*event.cr2);
         std::optional<DeliveryFault> fault = delivery.attempt(event);
         if (!fault) {
             out.delivered_vector = event.vector;
@@ -229,7 +232,6 @@ DeliveryOutcome deliver_event(const DeliveryContext& ctx, GuestEvent event) {
             if (vector_has_error_code(fault->vector)) next.error_code = fault->error_code;
             next.cr2 = fault->cr2;
         }
-        // CR2 is loaded by the nested #PF even when it is promoted to #DF (SDM 6.15, int 14).
         if (fault->cr2) uc_reg_write(ctx.uc, UC_X86_REG_CR2, &*fault->cr2);
         event = next;
     }

@@ -46,15 +46,13 @@ set(ASI_GUEST_CXX_FLAGS
 string(JOIN " " ASI_GUEST_CXX_FLAGS_STR ${ASI_GUEST_CXX_FLAGS})
 set(CMAKE_CXX_FLAGS_INIT "${ASI_GUEST_CXX_FLAGS_STR}")
 set(CMAKE_ASM_FLAGS_INIT "-g -Wall -Werror")
-
-# The kernel's flags above are the only ones: no per-configuration -O3/-DNDEBUG/-g variants.
-foreach(config DEBUG RELEASE RELWITHDEBINFO MINSIZEREL)
-  set(CMAKE_CXX_FLAGS_${config}_INIT "")
-  set(CMAKE_ASM_FLAGS_${config}_INIT "")
-endforeach()
+# The per-configuration flags (-O3 -DNDEBUG for Release, ...) are cleared in CMakeLists.txt:
+# the flags above are the kernel's only ones, whatever CMAKE_BUILD_TYPE the caller passes.
 
 set(CMAKE_EXE_LINKER_FLAGS_INIT
-  "-nostdlib -static -z max-page-size=4096 -z noexecstack --build-id=none")
+  "-nostdlib -static -z max-page-size=4096 -z noexecstack --build-id=none --orphan-handling=error")
 # -nostdlib: no default libraries or search paths; -static: no dynamic sections;
 # max-page-size=4096: segments aligned to 4 KiB pages (the default 4 KiB for x86-64 lld, made
-# explicit because the loader maps segments page by page); --build-id=none: no extra note.
+# explicit because the loader maps segments page by page); --build-id=none: no extra note;
+# --orphan-handling=error: every input section must be placed by kernel.ld, so nothing can
+# end up in a segment with the wrong permissions.

@@ -16,10 +16,10 @@ overflow_stack:
 	jmp 1b
 
 /*
- * The user-mode test program (test_user_mode.cpp). It is data in .rodata, copied into a user
- * page and executed there at CPL3; it is position independent except for the absolute
- * address of the supervisor-only page, passed in RBX by the kernel... which cannot set
- * registers for it (enter_user zeroes them), so the address is a constant shared with C++.
+ * The user-mode test program (test_user_mode.cpp): data in .rodata, copied into a user page
+ * and executed there at CPL3. Position independent: it finds the supervisor-only page
+ * RIP-relatively, at the fixed offset of test_user_mode.cpp's layout (code page, stack page,
+ * supervisor-only page).
  */
 #define USER_SUPERVISOR_PAGE_OFFSET 0x2000
 

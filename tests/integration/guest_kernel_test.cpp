@@ -76,3 +76,31 @@ TEST(GuestKernel, RunsAreDeterministic) {
     };
     EXPECT_EQ(console(a.err), console(b.err));
 }
+
+// The guest's LKDTM-style crash modes end with the exit codes DESIGN 8 documents.
+struct LkdtmCase {
+    const char* mode;
+    int exit_code;
+    const char* outcome;
+    const char* reason;  // a phrase the error must contain ("" when the guest itself reports)
+};
+
+class GuestLkdtm : public ::testing::TestWithParam<LkdtmCase> {};
+
+TEST_P(GuestLkdtm, EndsWithItsExitCode) {
+    if (!have_guest()) GTEST_SKIP() << "guest image not built";
+    const LkdtmCase& c = GetParam();
+    auto r = run_asi_emu({"run", kGuest, "--append", std::string("lkdtm=") + c.mode, "--max-insns", "20000000", "--json"});
+    EXPECT_EQ(r.exit_code, c.exit_code) << r.err;
+    EXPECT_NE(r.out.find(std::string("\"outcome\": \"") + c.outcome + "\""), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find(c.reason), std::string::npos) << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Modes, GuestLkdtm,
+    ::testing::Values(LkdtmCase{"TRIPLE_FAULT", emu::kExitGuestCrash, "triple-fault", "triple fault"},
+                      LkdtmCase{"INFINITE_LOOP", emu::kExitLimitReached, "insn-limit", "instruction limit"},
+                      LkdtmCase{"WRITE_KERN_TEXT", emu::kExitGuestCrash, "forbidden-access", "write to kernel text"},
+                      LkdtmCase{"EXCEPTION", emu::kExitGuestFailure, "guest-exit", "Oops"},
+                      LkdtmCase{"EXHAUST_STACK", emu::kExitGuestFailure, "guest-exit", "double fault"}),
+    [](const auto& info) { return std::string(info.param.mode); });

@@ -25,7 +25,7 @@ static_assert(sizeof(Gate) == 16);
 constexpr uint8_t kInterruptGate = 0xe;
 constexpr uint8_t kPresent = 0x80;
 
-alignas(4096) constinit Gate g_idt[256];
+alignas(4096) constinit Gate g_idt[256]{};
 
 void set_gate(unsigned vector, unsigned dpl, unsigned ist) {
     const uint64_t handler = trap_stub_table[vector];

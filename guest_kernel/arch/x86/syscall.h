@@ -16,8 +16,6 @@ constexpr uint64_t kFmask = (1u << 9) | (1u << 8) | (1u << 10) | (1u << 18) | (1
 void init();
 bool enabled();
 
-constexpr uint64_t kEnosys = static_cast<uint64_t>(-38);
-
 }  // namespace x86::syscall
 
 extern "C" {

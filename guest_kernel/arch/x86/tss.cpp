@@ -12,9 +12,9 @@ constinit Tss64 g_tss{};
 
 // Stacks live in .bss. The CPU aligns RSP down to 16 bytes before pushing an interrupt
 // frame in 64-bit mode (SDM vol. 3A 6.14.2); page alignment keeps each stack on its own pages.
-alignas(4096) constinit char g_entry_stack[kStackSize];
-alignas(4096) constinit char g_double_fault_stack[kStackSize];
-alignas(4096) constinit char g_nmi_stack[kStackSize];
+alignas(4096) constinit char g_entry_stack[kStackSize]{};
+alignas(4096) constinit char g_double_fault_stack[kStackSize]{};
+alignas(4096) constinit char g_nmi_stack[kStackSize]{};
 
 StackRange range_of(char (&stack)[kStackSize]) {
     const uint64_t bottom = reinterpret_cast<uint64_t>(stack);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 #include <sstream>
 
@@ -267,9 +268,15 @@ private:
     std::vector<std::string> history_;
 };
 
+// ASI_ENVELOPE_SEEDS=n runs n seeds per test instead of 12 (for stress runs).
+uint64_t seeds() {
+    const char* s = std::getenv("ASI_ENVELOPE_SEEDS");
+    return s ? std::strtoull(s, nullptr, 10) : 12;
+}
+
 TEST(TlbEnvelope, SoundAgainstReferenceWithEveryInvalidation) {
     size_t imprecise = 0;
-    for (uint64_t seed = 1; seed <= 12; ++seed) {
+    for (uint64_t seed = 1; seed <= seeds(); ++seed) {
         Envelope e(seed, {});
         EXPECT_EQ(e.run(), "") << "seed " << seed;
         imprecise += e.imprecise();
@@ -278,7 +285,7 @@ TEST(TlbEnvelope, SoundAgainstReferenceWithEveryInvalidation) {
 }
 
 TEST(TlbEnvelope, ExactWithoutAddressInvalidations) {
-    for (uint64_t seed = 100; seed < 112; ++seed) {
+    for (uint64_t seed = 100000; seed < 100000 + seeds(); ++seed) {
         Envelope e(seed, {.address_invalidations = false});
         EXPECT_EQ(e.run(), "") << "seed " << seed;
         EXPECT_EQ(e.imprecise(), 0u) << "seed " << seed;

@@ -211,16 +211,23 @@ TEST_F(IndexTest, SequenceNumbersDatePaths) {
     EXPECT_EQ(index.now(), 0u);
     store(pte, Pte::page(0x60'2000).raw());  // seq 1
     uint64_t pde_pa = b.entry_pa(root, kVa, PteLevel::Pde);
-    store(pde_pa, ram.read(pde_pa) | kAccessed);  // seq 2: the PT's path is now dated 2
+    // Setting A (as the processor does) changes no translation: the PDE keeps its date.
+    store(pde_pa, ram.read(pde_pa) | kAccessed);
+    EXPECT_EQ(index.entry_seq({pde_pa & ~0xfffull, PteLevel::Pde}, index_of(PteLevel::Pde, kVa)),
+              0u);
+    EXPECT_EQ(index.tick(), 3u);
+    store(pde_pa, ram.read(pde_pa) & ~kUser);  // seq 4: the PT's path is now dated 4
     AnchoredWalk w = index.walk_from({root, PteLevel::Pml4e}, kVa);
     ASSERT_EQ(w.stop, AnchoredWalk::Stop::Leaf);
     EXPECT_EQ(w.frame, 0x60'2000u);
     EXPECT_EQ(w.page_size, kPageSize4K);
-    EXPECT_EQ(w.path_seq, 2u);
+    EXPECT_EQ(w.path_seq, 4u);
+    EXPECT_EQ(w.top_seq, 0u);  // the PML4E was read when the root was pinned
     index.for_each_leaf_mapping(0x60'2000, [&](const LeafRef& l) {
         EXPECT_EQ(l.seq, 1u);
         index.for_each_place(l.table, [&](const Place& p) {
-            EXPECT_EQ(p.path_seq, 2u);
+            EXPECT_EQ(p.path_seq, 4u);
+            EXPECT_EQ(p.top_seq, 0u);
             return true;
         });
         return true;
