@@ -1,6 +1,7 @@
-# cmake -DCXX=... -DNM=... -DFLAGS=... -DINCLUDE=... -DSOURCE=... -DOUTPUT=... -P this
+# cmake -DCXX=... -DNM=... -DFLAGS=a|b|c -DINCLUDE=... -DSOURCE=... -DOUTPUT=... -P this
 # Compiles SOURCE freestanding and fails unless the object's only undefined symbols are
 # the C string functions the guest kernel implements (memcpy, memmove, memset, memcmp).
+string(REPLACE "|" ";" FLAGS "${FLAGS}")
 execute_process(
   COMMAND ${CXX} ${FLAGS} -I${INCLUDE} -c ${SOURCE} -o ${OUTPUT}
   RESULT_VARIABLE rc)

@@ -76,8 +76,9 @@ void check_rfc_op(const std::vector<Call>& calls, bool is_free, bool sensitive, 
             EXPECT_EQ(c.a, pa);
             EXPECT_EQ(c.b, 1ull << order);
         }
-        if (!worker_ran)
+        if (!worker_ran) {
             EXPECT_TRUE(c.op != Op::kFlush && c.op != Op::kUnmapPages) << "flush outside the worker";
+        }
         EXPECT_TRUE(c.op != Op::kMapBlock && c.op != Op::kUnmapBlock && c.op != Op::kBadPage);
     }
     EXPECT_EQ(maps, (is_free || sensitive || pa == Alloc::kAllocFailed) ? 0u : 1u);
@@ -107,13 +108,16 @@ TEST_P(Stress, RandomOrdersAndSensitivity) {
             const Metrics& after = h->alloc.metrics();
             auto calls = h->arch->since(mark);
             if (ft) check_freetype_op(calls, deltas(before, after), false);
-            if (rfc)
+            if (rfc) {
                 check_rfc_op(calls, false, sensitive, pa, order,
                              after.deferred_batches != before.deferred_batches);
-            if (pa != Alloc::kAllocFailed && ft)
+            }
+            if (pa != Alloc::kAllocFailed && ft) {
                 ASSERT_EQ(h->alloc.pageblock_sensitivity(pa), gfp_sensitivity(gfp));
-            if (ft && !(gfp & kGfpDirectReclaim) && sensitive)
+            }
+            if (ft && !(gfp & kGfpDirectReclaim) && sensitive) {
                 ASSERT_EQ(after.flips_to_sensitive, before.flips_to_sensitive) << "ALLOC_NOBLOCK flush";
+            }
         } else {
             h->put(std::next(h->live.begin(), rng() % h->live.size())->first, cpu);
             auto calls = h->arch->since(mark);

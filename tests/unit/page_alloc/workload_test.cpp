@@ -21,13 +21,13 @@ struct SecretHooks {
     void on_free(uint64_t, uint32_t, gfp_t) {}
 };
 
-struct Run {
+struct RunResult {
     workload::WorkloadSummary summary;
     std::vector<Call> calls;
     Metrics metrics;
 };
 
-Run run(const char* policy, WorkloadKind kind, uint64_t seed, uint64_t ops) {
+RunResult run_one(const char* policy, WorkloadKind kind, uint64_t seed, uint64_t ops) {
     HarnessConfig c;
     c.policy = policy;
     c.ranges = {{16 * kMiB, 24 * kMiB}};
@@ -37,7 +37,7 @@ Run run(const char* policy, WorkloadKind kind, uint64_t seed, uint64_t ops) {
     workload::WorkloadParams p;
     p.ops = ops;
     p.seed = seed;
-    Run r;
+    RunResult r;
     r.summary = workload::run_workload(h->alloc, kind, p, *live, hooks);
     EXPECT_EQ(r.summary.allocs, r.summary.frees);
     EXPECT_GE(r.summary.ops, ops);
@@ -55,11 +55,11 @@ class Workloads : public ::testing::TestWithParam<std::tuple<const char*, Worklo
 
 TEST_P(Workloads, CompleteFreeEverythingAndAreDeterministic) {
     const auto [policy, kind] = GetParam();
-    Run a = run(policy, kind, 7, 4000);
-    Run b = run(policy, kind, 7, 4000);
+    RunResult a = run_one(policy, kind, 7, 4000);
+    RunResult b = run_one(policy, kind, 7, 4000);
     EXPECT_EQ(a.summary.digest, b.summary.digest);
     EXPECT_TRUE(a.calls == b.calls) << "same seed, different trace of calls";
-    Run c = run(policy, kind, 8, 4000);
+    RunResult c = run_one(policy, kind, 8, 4000);
     EXPECT_NE(a.summary.digest, c.summary.digest);
     EXPECT_GT(a.summary.allocs, 1000u);
     EXPECT_EQ(a.metrics.allocs, a.summary.allocs);
@@ -68,10 +68,12 @@ TEST_P(Workloads, CompleteFreeEverythingAndAreDeterministic) {
         EXPECT_GT(a.metrics.flips_to_sensitive, 4u);
         EXPECT_GT(a.metrics.flips_to_nonsensitive, 4u);
     }
-    if (kind == WorkloadKind::kUserHeavy)
+    if (kind == WorkloadKind::kUserHeavy) {
         EXPECT_GT(a.summary.sensitive_allocs * 10, a.summary.allocs * 8);
-    if (kind == WorkloadKind::kKernelHeavy)
+    }
+    if (kind == WorkloadKind::kKernelHeavy) {
         EXPECT_LT(a.summary.sensitive_allocs * 10, a.summary.allocs);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(
