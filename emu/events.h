@@ -15,7 +15,17 @@ enum class EventKind : uint8_t {
     Tracepoint = 7, // a0 = asi_abi::TraceKind, a1..a5 = RDI, RSI, R8, R9, R10
     MsrWrite = 8,   // a0 = MSR, a1 = value
     Syscall = 9,    // a0 = RAX
+    // Page-table state, for the leak oracle (DESIGN 5). A replay has no RAM, so the content a
+    // table had when it started being tracked, and the zero checks of frames, are recorded
+    // in the stream just before the event that needed them.
+    PteWrite = 10,       // a0 = physical address, a1 = length (1-8), a2 = value stored
+    TableSnapshot = 11,  // a0 = table frame: its content follows as TableEntry records
+    TableEntry = 12,     // a0 = table frame, a1 = index, a2 = value (non-zero entries only)
+    FrameContent = 13,   // a0 = 4 KiB frame, a1 = 1 when every byte is zero
+    VcpuState = 14,      // a0 = CR0, a1 = CR3, a2 = CR4: the vCPU's state at power-on
 };
+
+const char* event_kind_name(EventKind kind);
 
 struct Event {
     uint64_t icount = 0;

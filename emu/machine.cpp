@@ -39,6 +39,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
     ram_ = static_cast<uint8_t*>(mem);
     std::span<uint8_t> ram(ram_, config_.ram_size);
     load_segments(image_, file, ram);
+    image_file_ = file;
 
     // Kernel text: every executable segment, scanned once (DESIGN 4.6).
     for (const ElfSegment& s : image_.segments) {
@@ -76,7 +77,28 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
     shared_.layout = &layout_;
     shared_.cpuid = &cpuid_;
     shared_.ports = &ports_;
-    shared_.events = &fanout_;
+    shared_.events = &dispatcher_;
+    if (config_.oracle) {
+        auto profile = cpu_model::find_cpu_profile(config_.cpu_profile);
+        if (!profile) throw MachineError(kExitBadInput, "unknown --cpu-profile " + config_.cpu_profile);
+        oracle_inputs_ = std::make_unique<LiveOracleInputs>(shared_.ram);
+        oracle_ = std::make_unique<cpu_model::LeakOracle>(config_.ram_size, 1, *profile, *oracle_inputs_,
+                                                          *oracle_inputs_);
+        oracle_filter_ = std::make_unique<OracleFilter>(*oracle_);
+        shared_.table_filter = oracle_filter_.get();
+    }
+    if (!config_.trace_path.empty()) {
+        trace::TraceHeader header;
+        header.image_hash = image_.content_hash;
+        header.config = config_string();
+        header.cpu_profile = config_.cpu_profile;
+        header.vcpu_count = 1;
+        try {
+            trace_ = std::make_unique<trace::TraceWriter>(config_.trace_path, header);
+        } catch (const std::exception& e) {
+            throw MachineError(kExitBadInput, std::string("cannot write trace: ") + e.what());
+        }
+    }
     shared_.max_insns = config_.max_insns;
     shared_.seed = config_.seed;
 
@@ -84,6 +106,28 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
     if (auto err = cpu->init({image_.entry, layout.stack_top, layout.boot_info_pa, layout.boot_cr3}))
         throw MachineError(kExitInternalError, "cannot start vCPU 0: " + *err);
     vcpus_.push_back(std::move(cpu));
+}
+
+std::string Machine::config_string() const {
+    return "image=" + config_.image_path + " mem=" + std::to_string(config_.ram_size) +
+           " seed=" + std::to_string(config_.seed) + " cpus=1 append=" + config_.cmdline;
+}
+
+void Machine::dispatch(const Event& e) {
+    if (oracle_) {
+        oracle_inputs_->set_context(e);
+        oracle_->process(e);
+        if (trace_)
+            for (const Event& r : oracle_inputs_->take_records()) trace_->on_event(r);
+        else
+            oracle_inputs_->take_records();
+    }
+    if (trace_) trace_->on_event(e);
+    for (EventSink* s : sinks_) s->on_event(e);
+    if (oracle_ && config_.stop_on_violation && oracle_->violation_count() > reported_violations_ && !vcpus_.empty()) {
+        reported_violations_ = oracle_->violation_count();
+        vcpus_.front()->request_stop(backend::StopKind::OracleViolation, "the leak oracle reported a violation");
+    }
 }
 
 Machine::~Machine() {
@@ -125,6 +169,28 @@ RunOutcome Machine::run() {
             out.outcome = "internal-error";
             out.exit_code = kExitInternalError;
             break;
+        case backend::StopKind::OracleViolation:
+            out.outcome = "oracle-violation";
+            out.exit_code = kExitOracleViolation;
+            break;
+    }
+    if (oracle_) {
+        out.oracle_enabled = true;
+        out.violations = oracle_->violations();
+        out.violation_count = oracle_->violation_count();
+        out.oracle_metrics = oracle_->metrics();
+        // A violation outranks how the guest ended, unless the run itself failed.
+        if (out.violation_count && (out.exit_code == kExitOk || out.exit_code == kExitGuestFailure))
+            out.exit_code = kExitOracleViolation;
+    }
+    if (trace_) {
+        try {
+            trace_->close();
+            out.trace_events = trace_->events_written();
+        } catch (const std::exception& e) {
+            out.detail += std::string("; trace: ") + e.what();
+            if (out.exit_code == kExitOk) out.exit_code = kExitInternalError;
+        }
     }
     if (out.exit_code >= kExitGuestCrash) out.register_dump = cpu.register_dump();
     serial_->flush();

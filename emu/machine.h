@@ -18,7 +18,11 @@
 #include "emu/elf_image.h"
 #include "emu/events.h"
 #include "emu/exit_codes.h"
+#include "emu/oracle_inputs.h"
 #include "emu/run_stats.h"
+#include "emu/trace/trace_writer.h"
+#include "cpu_model/cpu_profile.h"
+#include "cpu_model/leak_oracle.h"
 
 namespace emu {
 
@@ -29,6 +33,10 @@ struct MachineConfig {
     uint64_t max_insns = 0;
     uint64_t seed = 0;
     std::FILE* serial = stdout;
+    bool oracle = true;
+    std::string cpu_profile = "default";
+    std::string trace_path;  // empty: no trace
+    bool stop_on_violation = false;
 };
 
 // A failure before the guest runs, with the exit code it maps to.
@@ -49,6 +57,11 @@ struct RunOutcome {
     std::string register_dump;
     RunStats stats;
     uint64_t privileged_sites = 0;
+    bool oracle_enabled = false;
+    std::vector<cpu_model::Violation> violations;
+    uint64_t violation_count = 0;
+    cpu_model::OracleMetrics oracle_metrics;
+    uint64_t trace_events = 0;
 };
 
 class Machine {
@@ -59,24 +72,37 @@ public:
 
     RunOutcome run();
     void add_event_sink(EventSink* sink) { sinks_.push_back(sink); }
+    // The configuration string recorded in a trace header.
+    std::string config_string() const;
     const ElfImage& image() const { return image_; }
     const backend::PrivilegedScan& scan() const { return scan_; }
+    const std::vector<uint8_t>& image_file() const { return image_file_; }
 
 private:
-    class Fanout : public EventSink {
+    // Every vCPU event passes here: the oracle judges it, then the trace records what the
+    // oracle read to judge it (table snapshots, zero checks), then the event itself.
+    class Dispatcher : public EventSink {
     public:
-        explicit Fanout(std::vector<EventSink*>& sinks) : sinks_(sinks) {}
-        void on_event(const Event& e) override {
-            for (EventSink* s : sinks_) s->on_event(e);
-        }
+        explicit Dispatcher(Machine& m) : m_(m) {}
+        void on_event(const Event& e) override { m_.dispatch(e); }
 
     private:
-        std::vector<EventSink*>& sinks_;
+        Machine& m_;
     };
+    class OracleFilter : public backend::TableFrameFilter {
+    public:
+        explicit OracleFilter(const cpu_model::LeakOracle& o) : o_(o) {}
+        bool is_table_frame(uint64_t pa) const override { return o_.is_table_frame(pa); }
+
+    private:
+        const cpu_model::LeakOracle& o_;
+    };
+    void dispatch(const Event& e);
 
     MachineConfig config_;
     uint8_t* ram_ = nullptr;
     ElfImage image_;
+    std::vector<uint8_t> image_file_;
     backend::PrivilegedScan scan_;
     backend::CpuStateLayout layout_;
     backend::CpuidTable cpuid_;
@@ -84,7 +110,12 @@ private:
     std::unique_ptr<devices::Serial16550> serial_;
     std::unique_ptr<devices::DebugExit> debug_exit_;
     std::vector<EventSink*> sinks_;
-    Fanout fanout_{sinks_};
+    Dispatcher dispatcher_{*this};
+    std::unique_ptr<LiveOracleInputs> oracle_inputs_;
+    std::unique_ptr<cpu_model::LeakOracle> oracle_;
+    std::unique_ptr<OracleFilter> oracle_filter_;
+    std::unique_ptr<trace::TraceWriter> trace_;
+    uint64_t reported_violations_ = 0;
     backend::VcpuShared shared_;
     std::vector<std::unique_ptr<backend::Vcpu>> vcpus_;
 };

@@ -63,6 +63,19 @@ std::optional<std::string> Vcpu::init(const BootState& boot) {
               add(UC_HOOK_INSN, reinterpret_cast<void*>(on_out), 1, 0, UC_X86_INS_OUT) &&
               add(UC_HOOK_INSN, reinterpret_cast<void*>(on_in), 1, 0, UC_X86_INS_IN);
     if (!ok) return "installing Unicorn hooks failed";
+    // Page-table writes (DESIGN 5): a write hook over each static window, filtered by the
+    // table-frame map, so that the cost follows page-table changes rather than RAM size.
+    if (shared_.table_filter) {
+        watched_windows_.reserve(windows_->windows().size());
+        for (const StaticWindow& w : windows_->windows()) {
+            watched_windows_.push_back({this, w.va_base});
+            uc_hook h;
+            if (uc_hook_add(uc_, &h, UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(on_window_write),
+                            &watched_windows_.back(), w.va_base, w.va_base + w.size - 1) != UC_ERR_OK)
+                return "installing a page-table write hook failed";
+            hooks_.push_back(h);
+        }
+    }
     // One code hook per scanned instruction: costs nothing elsewhere (DESIGN 4.6).
     for (const PrivilegedInsn& p : shared_.scan->instructions())
         if (!add(UC_HOOK_CODE, reinterpret_cast<void*>(on_privileged), p.address, p.address))
@@ -81,6 +94,7 @@ std::optional<std::string> Vcpu::init(const BootState& boot) {
     uc_reg_write(uc_, UC_X86_REG_RIP, &boot.rip);
     uc_reg_write(uc_, UC_X86_REG_RFLAGS, &rflags);
     validated_roots_.insert(boot.cr3 & mmu::pte_bits::kAddressMask);
+    emit(EventKind::VcpuState, boot.rip, {cr0, boot.cr3, cr4});
     return std::nullopt;
 }
 
@@ -391,6 +405,17 @@ void Vcpu::on_out(uc_engine*, uint32_t port, int size, uint32_t value, void* p) 
     }
     if (self->shared_.ports->write(static_cast<uint16_t>(port), size, value) == devices::PortAction::Stop)
         self->stop(StopKind::GuestExit, "guest wrote " + std::to_string(value) + " to port " + hex(port));
+}
+
+void Vcpu::on_window_write(uc_engine*, uc_mem_type, uint64_t address, int size, int64_t value, void* w) {
+    const auto* window = static_cast<const WatchedWindow*>(w);
+    Vcpu* self = window->vcpu;
+    const uint64_t pa = address - window->va_base;
+    if (!self->shared_.table_filter->is_table_frame(pa) &&
+        !((pa & 0xfff) + size > 4096 && self->shared_.table_filter->is_table_frame(pa + size - 1)))
+        return;
+    self->emit(EventKind::PteWrite, self->reg(UC_X86_REG_RIP),
+               {pa, static_cast<uint64_t>(size), static_cast<uint64_t>(value)});
 }
 
 uint32_t Vcpu::on_in(uc_engine*, uint32_t port, int size, void* p) {

@@ -32,12 +32,20 @@ enum class StopKind {
     InsnLimit,        // --max-insns reached
     TripleFault,
     ForbiddenAccess,  // a guest access the backend must refuse (text write, unscanned code, ...)
+    OracleViolation,  // --stop-on-violation and the oracle reported one
     BackendError,     // Unicorn reported something we could not classify
 };
 
 struct StopInfo {
     StopKind kind;
     std::string detail;
+};
+
+// Which physical frames are page tables now: stores to them become PteWrite events.
+class TableFrameFilter {
+public:
+    virtual ~TableFrameFilter() = default;
+    virtual bool is_table_frame(uint64_t pa) const = 0;
 };
 
 struct VcpuShared {
@@ -47,6 +55,7 @@ struct VcpuShared {
     const CpuidTable* cpuid = nullptr;
     devices::PortBus* ports = nullptr;
     EventSink* events = nullptr;
+    const TableFrameFilter* table_filter = nullptr;  // null: page-table writes not observed
     std::vector<PhysRange> text;
     uint64_t max_insns = 0;  // 0: unlimited
     uint64_t seed = 0;
@@ -75,6 +84,8 @@ public:
     bool interrupts_enabled() const;
     std::string register_dump() const;
     uc_engine* engine() const { return uc_; }
+    // Stops the run from inside an event handler (the machine's event sinks run in hooks).
+    void request_stop(StopKind kind, std::string detail) { stop(kind, std::move(detail)); }
 
 private:
     // Hook trampolines (Unicorn calls plain functions).
@@ -89,6 +100,7 @@ private:
     static int on_cpuid(uc_engine*, void* self);
     static void on_out(uc_engine*, uint32_t port, int size, uint32_t value, void* self);
     static uint32_t on_in(uc_engine*, uint32_t port, int size, void* self);
+    static void on_window_write(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t value, void* window);
 
     // Privileged-instruction emulation (privileged_emulation.cpp). Each returns true when it
     // carried the instruction out itself (RIP already moved), false to let Unicorn run it.
@@ -132,6 +144,11 @@ private:
     uint64_t halt_at_ = UINT64_MAX;
     std::set<uint64_t> validated_roots_;
     std::set<uint64_t> user_code_pages_;  // pages with a per-instruction user-code hook
+    struct WatchedWindow {
+        Vcpu* vcpu;
+        uint64_t va_base;
+    };
+    std::vector<WatchedWindow> watched_windows_;
 
     struct BlockCacheEntry {
         uint64_t address = UINT64_MAX;

@@ -11,13 +11,23 @@
 #include "emu/exit_codes.h"
 #include "emu/machine.h"
 #include "emu/size_parse.h"
+#include "emu/violation_report.h"
 
 namespace emu::cli {
 namespace {
 
+void write_run_json(JsonWriter& j, const RunOutcome& out, const std::string& image, const std::string& error);
+
 void print_json(const RunOutcome& out, const std::string& image, const std::string& error) {
     JsonWriter j;
     j.begin_object();
+    write_run_json(j, out, image, error);
+    j.end_object();
+    std::fputs(j.str().c_str(), stdout);
+    std::fflush(stdout);
+}
+
+void write_run_json(JsonWriter& j, const RunOutcome& out, const std::string& image, const std::string& error) {
     j.field("image", image);
     j.field("outcome", out.outcome);
     j.field("exit_code", static_cast<uint64_t>(out.exit_code));
@@ -38,9 +48,37 @@ void print_json(const RunOutcome& out, const std::string& image, const std::stri
     j.field("tracepoints", out.stats.tracepoints);
     j.field("privileged_sites_hooked", out.privileged_sites);
     j.end_object();
-    j.end_object();
-    std::fputs(j.str().c_str(), stdout);
-    std::fflush(stdout);
+    if (out.oracle_enabled) {
+        j.begin_object("oracle");
+        j.field("verdict", out.violation_count ? "violation" : "clean");
+        j.field("violations", out.violation_count);
+        for (int r = 1; r <= 6; ++r)
+            j.field((std::string("R") + std::to_string(r)).c_str(), out.oracle_metrics.violations_by_rule[r]);
+        j.field("page_table_writes", out.oracle_metrics.pte_writes);
+        j.field("cr3_flushes_needed", out.oracle_metrics.cr3_flush.needed);
+        j.field("cr3_flushes_redundant", out.oracle_metrics.cr3_flush.redundant);
+        j.field("invlpg_needed", out.oracle_metrics.invlpg.needed);
+        j.field("invlpg_redundant", out.oracle_metrics.invlpg.redundant);
+        j.field("invpcid_needed", out.oracle_metrics.invpcid.needed);
+        j.field("invpcid_redundant", out.oracle_metrics.invpcid.redundant);
+        j.field("restricted_space_entries", out.oracle_metrics.asi_entries);
+        if (!out.violations.empty()) {
+            const auto& v = out.violations.front();
+            j.begin_object("first_violation");
+            j.field("rule", cpu_model::rule_name(v.rule));
+            j.field("vcpu", static_cast<uint64_t>(v.vcpu));
+            j.field("pcid", static_cast<uint64_t>(v.pcid));
+            j.field("va", v.va);
+            j.field("frame", v.frame);
+            j.field("rip", v.rip);
+            j.field("event_index", v.event_index);
+            j.end_object();
+        }
+        j.end_object();
+    } else {
+        j.null_field("oracle");
+    }
+    if (out.trace_events) j.field("trace_events", out.trace_events);
 }
 
 }  // namespace
@@ -71,6 +109,12 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
     run->add_option("--seed", o.seed, "Seed for RDRAND/RDSEED and the guest's workloads")->capture_default_str();
     run->add_option("--serial", o.serial_file, "Write the guest console (COM1) to this file");
     run->add_flag("--json", o.json, "Print the outcome and counters as JSON on stdout (console goes to stderr)");
+    run->add_option("--oracle", o.oracle, "The leak oracle: on (default) or off (to measure its cost)")
+        ->check(CLI::IsMember({"on", "off"}));
+    run->add_option("--cpu-profile", o.cpu_profile, "CPU profile for the oracle: default, l1tf")
+        ->check(CLI::IsMember({"default", "l1tf"}));
+    run->add_option("--trace", o.trace, "Record the event stream to this file (for replay/explain/minimize/export)");
+    run->add_flag("--stop-on-violation", o.stop_on_violation, "Stop at the first oracle violation");
     run->callback([&o, &result] { result = run_command(o); });
 }
 
@@ -80,6 +124,10 @@ int run_command(const RunOptions& o) {
     config.cmdline = o.append;
     config.max_insns = o.max_insns;
     config.seed = o.seed;
+    config.oracle = o.oracle == "on";
+    config.cpu_profile = o.cpu_profile;
+    config.trace_path = o.trace;
+    config.stop_on_violation = o.stop_on_violation;
     RunOutcome failed;
     failed.outcome = "bad-input";
     failed.exit_code = kExitBadInput;
@@ -113,8 +161,16 @@ int run_command(const RunOptions& o) {
         if (out.exit_code == kExitOk || out.exit_code == kExitGuestFailure)
             spdlog::info("guest exited with value {} after {} instructions in {:.3f} s", out.guest_value.value_or(0),
                          out.stats.instructions, secs);
-        else
+        else if (out.exit_code != kExitOracleViolation)
             spdlog::error("{}: {}\n{}", out.outcome, out.detail, out.register_dump);
+        if (out.oracle_enabled) {
+            const CodeView code(&machine.image(), machine.image_file());
+            for (size_t i = 0; i < out.violations.size() && i < 3; ++i)
+                spdlog::error("violation {} of {}:\n{}", i + 1, out.violation_count, format_violation(out.violations[i], code));
+            spdlog::info("{}", oracle_metrics_text(out.oracle_metrics));
+            if (out.violation_count) spdlog::error("{}", verdict_line(out.violation_count, out.violations));
+            else spdlog::info("{}", verdict_line(0, out.violations));
+        }
         if (o.json) print_json(out, config.image_path, "");
     } catch (const MachineError& e) {
         spdlog::error("{}", e.what());

@@ -15,6 +15,10 @@ struct RunOptions {
     uint64_t seed = 0;
     std::string serial_file;
     bool json = false;
+    std::string oracle = "on";
+    std::string cpu_profile = "default";
+    std::string trace;
+    bool stop_on_violation = false;
 };
 
 // Registers the subcommand; `result` receives the exit code when it runs.

@@ -154,7 +154,8 @@ public:
     // pages may be in any state but kBuddy/kPcp (they are not on a list).
     void free_block(uint64_t pfn, uint32_t order) {
         PA_VERIFY(*arch_, (pfn & ((1ull << order) - 1)) == 0);
-        for (uint64_t i = 1; i < (1ull << order); ++i) page(pfn + i).set_state(PageState::kFreeTail);
+        // Every page, the head included: after merging, the head may be a buddy's page.
+        for (uint64_t i = 0; i < (1ull << order); ++i) page(pfn + i).set_state(PageState::kFreeTail);
         const Freetype ft = block_freetype(pfn);
         while (order < kMaxOrder) {
             uint64_t buddy = pfn ^ (1ull << order);

@@ -69,7 +69,9 @@ public:
         PA_VERIFY(arch, cfg.pcp_batch >= 1 && cfg.pcp_high >= cfg.pcp_batch);
         policy_ = cfg.policy;
         cpus_ = cfg.cpus;
-        metrics_ = Metrics{};
+        // In place: a Metrics temporary would put 4 KiB on the kernel stack.
+        static_assert(__is_trivially_copyable(Metrics));
+        __builtin_memset(static_cast<void*>(&metrics_), 0, sizeof(metrics_));
         zone_.setup(arch_, &metrics_, cfg.pages, cfg.span.base_pfn, cfg.span.pages,
                     policy_->splits_by_sensitivity());
         pcp_.setup(cfg.cpus, cfg.pcp_batch, cfg.pcp_high);

@@ -16,7 +16,8 @@
 //       exactly those, not the whole block: frames never handed out sensitive since their
 //       last zeroing cannot hold user data), then set _PAGE_PRESENT on each pageblock's
 //       restricted entry. Going from non-present to present needs no TLB flush (SDM vol.
-//       3A 4.10.4.3: a CPU never caches a not-present translation);
+//       3A 4.10.2.2: no TLB entry is created for a not-present translation; 4.10.4.3:
+//       changing P from 0 to 1 needs no invalidation);
 //   2b. becoming sensitive: clear _PAGE_PRESENT on each pageblock's restricted entry, then
 //       flush the restricted PCID's translations of the whole block on every CPU that may
 //       cache them (one flush for the block) -- before any of its pages is handed out;

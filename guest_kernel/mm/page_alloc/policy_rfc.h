@@ -61,7 +61,7 @@ public:
         {
             ZoneLockGuard<Arch> lock(alloc.arch());
             queue_.push_back(zone.pages(), zone.index(pfn));
-            queued_pages_ += n;
+            __atomic_store_n(&queued_pages_, queued_pages_ + n, __ATOMIC_RELAXED);
         }
         bump(alloc.mutable_metrics().deferred_queued_pages, n);
         return true;
@@ -76,7 +76,7 @@ public:
             batch = queue_;
             pages = queued_pages_;
             queue_ = PageList{};
-            queued_pages_ = 0;
+            __atomic_store_n(&queued_pages_, 0, __ATOMIC_RELAXED);
         }
         if (batch.empty()) return 0;
         uint64_t lo = ~0ull, hi = 0;

@@ -89,17 +89,32 @@ class Stress : public ::testing::TestWithParam<std::tuple<const char*, int>> {};
 TEST_P(Stress, RandomOrdersAndSensitivity) {
     HarnessConfig c;
     c.policy = std::get<0>(GetParam());
-    c.ranges = {{16 * kMiB, 10 * kMiB}, {28 * kMiB + 8192, 9 * kMiB}};
+    // Two ranges, the second with partial pageblocks at both ends.
+    c.ranges = {{16 * kMiB, 20 * kMiB}, {40 * kMiB + 8192, 6 * kMiB}};
+    c.initial = std::get<1>(GetParam()) % 2 ? Sensitivity::kSensitive : Sensitivity::kNonsensitive;
     const bool ft = c.policy == "freetype", rfc = c.policy == "rfc";
     auto h = std::make_unique<Harness>(c);
     std::mt19937_64 rng(std::get<1>(GetParam()));
-    for (int i = 0; i < 8000; ++i) {
+    for (int i = 0; i < 9000; ++i) {
         const size_t mark = h->arch->calls.size();
         const Metrics before = h->alloc.metrics();
         const uint32_t cpu = rng() % c.cpus;
-        if (h->live.empty() || rng() % 100 < 58) {
+        // Demand drifts: epochs of 3000 operations alternate between mostly sensitive and
+        // mostly nonsensitive requests, and each epoch starts by freeing every live block
+        // (the zone has no compaction, so scattered survivors would pin every pageblock).
+        // An epoch's net demand (~70% of memory) exceeds what is free of its majority
+        // sensitivity, so sensitivity changes both ways are needed.
+        // The first epoch wants the sensitivity memory does not start with.
+        const bool mostly_sensitive =
+            ((i / 3000) % 2 == 0) == (c.initial == Sensitivity::kNonsensitive);
+        if (i % 3000 == 0) {
+            while (!h->live.empty())
+                h->put(std::next(h->live.begin(), rng() % h->live.size())->first, rng() % c.cpus);
+            continue;
+        }
+        if (h->live.empty() || rng() % 100 < 70) {
             const uint32_t order = rng() % 4;
-            const bool sensitive = rng() % 2;
+            const bool sensitive = rng() % 100 < (mostly_sensitive ? 85 : 15);
             gfp_t gfp = sensitive ? GFP_USER : GFP_KERNEL;
             if (rng() % 10 == 0) gfp &= ~kGfpDirectReclaim;
             if (rng() % 3 == 0) gfp |= kGfpMovable;

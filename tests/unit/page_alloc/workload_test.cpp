@@ -64,9 +64,11 @@ TEST_P(Workloads, CompleteFreeEverythingAndAreDeterministic) {
     EXPECT_GT(a.summary.allocs, 1000u);
     EXPECT_EQ(a.metrics.allocs, a.summary.allocs);
     if (kind == WorkloadKind::kFlipStorm && std::string(policy) == "freetype") {
+        // Every phase after the first takes pageblocks from the other sensitivity.
         EXPECT_GE(a.summary.phases, 3u);
-        EXPECT_GT(a.metrics.flips_to_sensitive, 4u);
-        EXPECT_GT(a.metrics.flips_to_nonsensitive, 4u);
+        EXPECT_GT(a.metrics.flips_to_sensitive, 0u);
+        EXPECT_GT(a.metrics.flips_to_nonsensitive, 0u);
+        EXPECT_GE(a.metrics.sensitivity_changes, a.summary.phases - 1);
     }
     if (kind == WorkloadKind::kUserHeavy) {
         EXPECT_GT(a.summary.sensitive_allocs * 10, a.summary.allocs * 8);

@@ -1,0 +1,362 @@
+#include "cpu_model/leak_oracle.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+
+#include "guest_kernel/abi/asi_emu_abi.h"
+
+namespace cpu_model {
+namespace {
+
+std::string hex(uint64_t v) {
+    char b[24];
+    snprintf(b, sizeof b, "0x%" PRIx64, v);
+    return b;
+}
+
+bool is_leaf(mmu::PteLevel level, uint64_t raw) {
+    return (raw & mmu::pte_bits::kPresent) && mmu::entry_maps_page(level, raw);
+}
+
+}  // namespace
+
+const char* rule_name(Rule r) {
+    static const char* names[] = {"?", "R1", "R2", "R3", "R4", "R5", "R6"};
+    return names[static_cast<int>(r)];
+}
+
+const char* rule_title(Rule r) {
+    switch (r) {
+        case Rule::R1Mapped: return "sensitive frame mapped in a restricted page table";
+        case Rule::R2Stale: return "sensitive frame reachable through a stale restricted translation";
+        case Rule::R3Global: return "global translation to a sensitive frame survives into the restricted space";
+        case Rule::R4Residue: return "frame holding residue reachable in a restricted context before it was zeroed";
+        case Rule::R5TableReuse: return "page-table frame freed while a paging-structure cache may still point to it";
+        case Rule::R6L1tf: return "not-present restricted entry names a sensitive frame (L1TF)";
+    }
+    return "?";
+}
+
+LeakOracle::LeakOracle(uint64_t ram_size, unsigned vcpus, const CpuProfile& profile, mmu::TableReader& tables,
+                       FrameContentSource& content)
+    : profile_(profile), content_(content), index_(tables), tlb_(index_, vcpus), ledger_(ram_size),
+      table_levels_(ram_size >> 12, 0), vcpu_history_(vcpus) {
+    index_.add_observer(this);
+}
+
+void LeakOracle::on_table_tracked(const mmu::TableKey& key) {
+    const uint64_t i = key.frame >> 12;
+    if (i < table_levels_.size()) ++table_levels_[i];
+}
+
+void LeakOracle::on_table_untracked(const mmu::TableKey& key) {
+    const uint64_t i = key.frame >> 12;
+    if (i < table_levels_.size() && table_levels_[i]) --table_levels_[i];
+}
+
+LeakOracle::~LeakOracle() { index_.remove_observer(this); }
+
+const AddressSpaceInfo* LeakOracle::restricted_root(uint64_t root) const {
+    auto it = spaces_.find(root);
+    return it != spaces_.end() && it->second.restricted ? &it->second : nullptr;
+}
+
+bool LeakOracle::in_restricted_space(unsigned v) const {
+    const VcpuControl& c = tlb_.control(v);
+    return c.paging && restricted_root(c.root) != nullptr;
+}
+
+void LeakOracle::remember_frame(uint64_t frame, const char* note) {
+    auto& h = frame_history_[frame];
+    h.push_back({current_index_, *current_, note});
+    if (h.size() > kHistory) h.pop_front();
+}
+
+void LeakOracle::remember_vcpu(unsigned v, const char* note) {
+    if (v >= vcpu_history_.size()) return;
+    auto& h = vcpu_history_[v];
+    h.push_back({current_index_, *current_, note});
+    if (h.size() > kHistory) h.pop_front();
+}
+
+void LeakOracle::report(Rule rule, unsigned v, uint16_t pcid, uint64_t va, uint64_t frame, std::string how) {
+    ++violation_count_;
+    ++metrics_.violations_by_rule[static_cast<int>(rule)];
+    if (violations_.size() >= kMaxStoredViolations) return;
+    Violation x;
+    x.rule = rule;
+    x.vcpu = v;
+    x.pcid = pcid;
+    x.va = va;
+    x.frame = frame;
+    x.icount = current_->icount;
+    x.rip = current_->rip;
+    x.event_index = current_index_;
+    x.how = std::move(how);
+    for (uint64_t key : {frame & ~0xfffull, frame & ~((1ull << 21) - 1)})
+        if (auto it = frame_history_.find(key); it != frame_history_.end())
+            x.chain.insert(x.chain.end(), it->second.begin(), it->second.end());
+    if (v < vcpu_history_.size()) x.chain.insert(x.chain.end(), vcpu_history_[v].begin(), vcpu_history_[v].end());
+    std::sort(x.chain.begin(), x.chain.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+    x.chain.erase(std::unique(x.chain.begin(), x.chain.end(), [](const auto& a, const auto& b) { return a.index == b.index; }),
+                  x.chain.end());
+    if (x.chain.empty() || x.chain.back().index != current_index_)
+        x.chain.push_back({current_index_, *current_, "the event at which it became reachable"});
+    violations_.push_back(std::move(x));
+}
+
+void LeakOracle::count_flush(FlushCounts& counts, const InvalidationEffect& eff) {
+    if (eff.needed()) ++counts.needed;
+    else ++counts.redundant;
+}
+
+// ---- Events -------------------------------------------------------------------------------
+
+void LeakOracle::process(const emu::Event& e) {
+    current_ = &e;
+    current_index_ = next_index_++;
+    const unsigned v = e.vcpu;
+    if (v >= tlb_.vcpu_count() && e.kind != emu::EventKind::Tracepoint && e.kind != emu::EventKind::PteWrite) return;
+    switch (e.kind) {
+        case emu::EventKind::VcpuState:
+            tlb_.set_state(v, e.a[0], e.a[1], e.a[2]);
+            break;
+        case emu::EventKind::Cr3Load: {
+            const uint64_t value = e.a[0] | (e.a[2] ? cr_bits::kCr3NoFlush : 0);
+            const InvalidationEffect eff = tlb_.mov_to_cr3(v, value);
+            if (!e.a[2]) count_flush(metrics_.cr3_flush, eff);
+            remember_vcpu(v, e.a[2] ? "CR3 load, no-flush" : "CR3 load, flushing");
+            if (in_restricted_space(v)) {
+                ++metrics_.asi_entries;
+                check_restricted_entry(v);
+            }
+            break;
+        }
+        case emu::EventKind::Cr4Write:
+            tlb_.mov_to_cr4(v, e.a[0]);
+            remember_vcpu(v, "CR4 write");
+            if (in_restricted_space(v)) check_restricted_entry(v);
+            break;
+        case emu::EventKind::Cr0Write:
+            tlb_.mov_to_cr0(v, e.a[0]);
+            break;
+        case emu::EventKind::Invlpg:
+            count_flush(metrics_.invlpg, tlb_.invlpg(v, e.a[0]));
+            remember_vcpu(v, "INVLPG");
+            break;
+        case emu::EventKind::Invpcid:
+            count_flush(metrics_.invpcid,
+                        tlb_.invpcid(v, static_cast<InvpcidType>(e.a[0] & 3), static_cast<Pcid>(e.a[1]), e.a[2]));
+            remember_vcpu(v, "INVPCID");
+            break;
+        case emu::EventKind::Exception:
+            // A #PF invalidates the translations that would be used for the faulting address
+            // (SDM 4.10.4.1). a0 = vector raised, a3 = vector delivered.
+            if (e.a[0] == 14 && e.a[3] == 14) tlb_.page_fault(v, e.a[2]);
+            break;
+        case emu::EventKind::PteWrite:
+            ++metrics_.pte_writes;
+            index_.write(e.a[0], static_cast<unsigned>(e.a[1]), e.a[2]);
+            after_table_write();
+            break;
+        case emu::EventKind::Tracepoint:
+            on_tracepoint(e);
+            break;
+        default:
+            break;
+    }
+    current_ = nullptr;
+}
+
+void LeakOracle::on_tracepoint(const emu::Event& e) {
+    const uint64_t pa = e.a[1], order = e.a[2], gfp = e.a[3], owner = e.a[4];
+    switch (e.a[0]) {
+        case asi_abi::kTracePageAlloc: {
+            if (order > 18) return;
+            const bool sensitive = gfp & asi_abi::kGfpSensitive;
+            for (uint64_t f = pa & ~0xfffull; f < (pa & ~0xfffull) + (4096ull << order); f += 4096) {
+                ledger_.allocate(f, sensitive, owner);
+                remember_frame(f, sensitive ? "allocated sensitive" : "allocated nonsensitive");
+                if (sensitive) frame_became_sensitive(f);
+                else if (ledger_.residue(f)) check_restricted_mappings(f, true);
+            }
+            break;
+        }
+        case asi_abi::kTracePageFree: {
+            if (order > 18) return;
+            for (uint64_t f = pa & ~0xfffull; f < (pa & ~0xfffull) + (4096ull << order); f += 4096) {
+                // R5: a frame that a paging-structure cache may still use as a table is reused.
+                for (const TableHolder& h : tlb_.table_holders(f)) {
+                    report(Rule::R5TableReuse, h.vcpu, h.pcid, h.va, f,
+                           std::string("vCPU ") + std::to_string(h.vcpu) + " PCID " + std::to_string(h.pcid) +
+                               " may hold a " + to_string(h.source) + " paging-structure-cache entry for VA " +
+                               hex(h.va) + " that points to this table frame");
+                    break;
+                }
+                remember_frame(f, "freed");
+                ledger_.free(f);
+            }
+            break;
+        }
+        case asi_abi::kTraceAddressSpaceRegister: {
+            AddressSpaceInfo info{static_cast<uint16_t>(e.a[2]), e.a[3] == asi_abi::kSpaceRestricted, e.a[4]};
+            const uint64_t root = e.a[1] & mmu::pte_bits::kAddressMask;
+            const bool was_restricted = restricted_root(root) != nullptr;
+            spaces_[root] = info;
+            if (info.restricted && !was_restricted) {
+                index_.pin_root(root);  // its mappings are watched even before it is loaded
+                for (uint64_t f : std::vector<uint64_t>(ledger_.sensitive_frames().begin(), ledger_.sensitive_frames().end()))
+                    check_restricted_mappings(f, false);
+                for (uint64_t f : std::vector<uint64_t>(ledger_.residue_frames().begin(), ledger_.residue_frames().end()))
+                    check_restricted_mappings(f, true);
+            }
+            break;
+        }
+        case asi_abi::kTraceAddressSpaceUnregister: {
+            const uint64_t root = e.a[1] & mmu::pte_bits::kAddressMask;
+            if (restricted_root(root)) index_.unpin_root(root);
+            spaces_.erase(root);
+            break;
+        }
+        default:
+            break;
+    }
+}
+
+// (a): the frame just became sensitive.
+void LeakOracle::frame_became_sensitive(uint64_t frame) {
+    check_restricted_mappings(frame, false);
+    for (unsigned v = 0; v < tlb_.vcpu_count(); ++v)
+        if (in_restricted_space(v)) check_cached_paths(v, frame);
+    check_l1tf(frame);
+}
+
+// R1 / R4: a restricted root's tables map the frame. A frame reachable only through
+// user-accessible mappings of its own process's address spaces is not a secret to anyone there.
+void LeakOracle::check_restricted_mappings(uint64_t frame, bool residue_only) {
+    index_.for_each_leaf_mapping(frame, [&](const mmu::LeafRef& leaf) {
+        bool reported = false;
+        index_.for_each_place(leaf.table, [&](const mmu::Place& place) {
+            const AddressSpaceInfo* space = place.anchor.level == mmu::PteLevel::Pml4e ? restricted_root(place.anchor.frame) : nullptr;
+            if (!space) return true;
+            const uint64_t page = mmu::span_of(leaf.table.level);
+            const uint64_t va = mmu::canonical_va(place.va_offset + leaf.index * page + (frame & (page - 1)));
+            const uint64_t owner = ledger_.owner(frame);
+            if (owner != 0 && owner == space->owner && (leaf.entry & mmu::pte_bits::kUser)) return true;
+            const std::string how = std::string("restricted root ") + hex(place.anchor.frame) + " (PCID " +
+                                    std::to_string(space->pcid) + ") maps VA " + hex(va) + " through entry " +
+                                    hex(leaf.entry) + " at table " + hex(leaf.table.frame) + "[" +
+                                    std::to_string(leaf.index) + "]";
+            if (ledger_.sensitive(frame) && !residue_only) {
+                report(Rule::R1Mapped, current_->vcpu, space->pcid, va, frame, how);
+            } else if (ledger_.residue(frame)) {
+                if (content_.frame_is_zero(frame)) ledger_.clear_residue(frame);
+                else report(Rule::R4Residue, current_->vcpu, space->pcid, va, frame, how + ", not zeroed");
+            }
+            reported = true;
+            return false;
+        });
+        return !reported;
+    });
+}
+
+// R2 / R3: what vCPU v may use in its current (restricted) PCID that reaches the frame,
+// other than its current tables (R1's business).
+void LeakOracle::check_cached_paths(unsigned v, uint64_t frame) {
+    const VcpuControl& c = tlb_.control(v);
+    for (const CachedTranslation& t : tlb_.reaching_frame(v, c.pcid, frame)) {
+        if (t.source == CacheSource::CurrentRoot && !t.global) continue;
+        const uint64_t owner = ledger_.owner(frame);
+        const AddressSpaceInfo* space = restricted_root(c.root);
+        if (owner != 0 && space && owner == space->owner && (t.entry & mmu::pte_bits::kUser)) continue;
+        const uint64_t va = t.va_page + (frame - t.frame);
+        const std::string how = std::string("vCPU ") + std::to_string(v) + " in the restricted space (PCID " +
+                                std::to_string(c.pcid) + ") may still use a " + to_string(t.source) +
+                                (t.global ? " global" : "") + " translation VA " + hex(va) + " -> " + hex(frame) +
+                                " (entry " + hex(t.entry) + ")";
+        if (ledger_.sensitive(frame)) {
+            report(t.global ? Rule::R3Global : Rule::R2Stale, v, c.pcid, va, frame, how);
+        } else if (ledger_.residue(frame)) {
+            if (content_.frame_is_zero(frame)) ledger_.clear_residue(frame);
+            else report(Rule::R4Residue, v, c.pcid, va, frame, how + ", not zeroed");
+        }
+        return;  // one report per frame and moment
+    }
+}
+
+// (c): a CR3 load (or CR4 write) put vCPU v into the restricted space: whatever it keeps
+// besides its current tables must not reach a secret.
+void LeakOracle::check_restricted_entry(unsigned v) {
+    const TlbModel::Stats s = tlb_.stats(v);
+    if (s.root_records <= 1 && s.table_records == 0 && s.global_records == 0 && s.stale_entries == 0 &&
+        s.global_stale_entries == 0)
+        return;  // nothing but the current root: R1 has already judged its tables
+    for (uint64_t f : std::vector<uint64_t>(ledger_.sensitive_frames().begin(), ledger_.sensitive_frames().end()))
+        check_cached_paths(v, f);
+    for (uint64_t f : std::vector<uint64_t>(ledger_.residue_frames().begin(), ledger_.residue_frames().end()))
+        check_cached_paths(v, f);
+}
+
+// R6 (L1TF profile): a not-present entry of a restricted table whose address field names the
+// sensitive frame can feed a speculative L1D load (Linux inverts such entries).
+void LeakOracle::check_l1tf(uint64_t frame) {
+    if (!profile_.l1tf_vulnerable || !ledger_.sensitive(frame)) return;
+    auto check = [&](uint64_t named) {
+        index_.for_each_nonpresent_ref(named, [&](const mmu::LeafRef& ref) {
+            bool found = false;
+            index_.for_each_place(ref.table, [&](const mmu::Place& place) {
+                const AddressSpaceInfo* space =
+                    place.anchor.level == mmu::PteLevel::Pml4e ? restricted_root(place.anchor.frame) : nullptr;
+                if (!space) return true;
+                const uint64_t va = mmu::canonical_va(place.va_offset + ref.index * mmu::span_of(ref.table.level));
+                report(Rule::R6L1tf, current_->vcpu, space->pcid, va, frame,
+                       std::string("not-present entry ") + hex(ref.entry) + " at table " + hex(ref.table.frame) + "[" +
+                           std::to_string(ref.index) + "] of restricted root " + hex(place.anchor.frame) +
+                           " still names frame " + hex(named));
+                found = true;
+                return false;
+            });
+            return !found;
+        });
+    };
+    check(frame);
+    // A not-present PDE/PDPTE names the base of the block it mapped.
+    if ((frame & ((1ull << 21) - 1)) != 0) check(frame & ~((1ull << 21) - 1));
+}
+
+// ---- Page-table changes -------------------------------------------------------------------
+
+void LeakOracle::on_entry_change(const mmu::EntryChange& c) {
+    const bool old_leaf = is_leaf(c.level, c.old_value), new_leaf = is_leaf(c.level, c.new_value);
+    if (old_leaf) remember_frame(mmu::entry_address(c.level, c.old_value), "page-table entry changed");
+    if (new_leaf) {
+        const uint64_t base = mmu::entry_address(c.level, c.new_value);
+        remember_frame(base, "page-table entry now maps it");
+        if (ledger_.range_has_secrets(base, mmu::span_of(c.level))) pending_leaves_.push_back(c);
+    } else if (profile_.l1tf_vulnerable && !(c.new_value & mmu::pte_bits::kPresent) && c.new_value != 0) {
+        pending_leaves_.push_back(c);
+    }
+}
+
+// (b): once the write is applied, a new leaf that maps secrets is judged.
+void LeakOracle::after_table_write() {
+    std::vector<mmu::EntryChange> pending;
+    pending.swap(pending_leaves_);
+    for (const mmu::EntryChange& c : pending) {
+        if (!(c.new_value & mmu::pte_bits::kPresent)) {
+            const uint64_t named = c.new_value & mmu::pte_bits::kAddressMask;
+            if (ledger_.sensitive(named)) check_l1tf(named);
+            continue;
+        }
+        const uint64_t base = mmu::entry_address(c.level, c.new_value), size = mmu::span_of(c.level);
+        for (uint64_t f = base; f < base + size; f += 4096) {
+            if (!ledger_.sensitive(f) && !ledger_.residue(f)) continue;
+            check_restricted_mappings(f, !ledger_.sensitive(f));
+            for (unsigned v = 0; v < tlb_.vcpu_count(); ++v)
+                if (in_restricted_space(v)) check_cached_paths(v, f);
+        }
+    }
+}
+
+}  // namespace cpu_model
