@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "emu/cli/run_command.h"
+#include "emu/cli/trace_commands.h"
 #include "emu/exit_codes.h"
 
 #ifndef ASI_EMU_VERSION
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
     int result = emu::kExitOk;
     emu::cli::RunOptions run_options;
     emu::cli::add_run_command(app, run_options, result);
+    emu::cli::add_trace_commands(app, result);
 
     try {
         app.parse(argc, argv);
