@@ -101,6 +101,9 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
     }
     shared_.max_insns = config_.max_insns;
     shared_.seed = config_.seed;
+    shared_.paranoid = config_.paranoid;
+    shared_.maxphyaddr = static_cast<int>(cpuid_.lookup(0x80000008u, 0, 0).eax & 0xff);
+    if (shared_.maxphyaddr < 36 || shared_.maxphyaddr > 52) shared_.maxphyaddr = 40;
 
     auto cpu = std::make_unique<backend::Vcpu>(0, shared_);
     if (auto err = cpu->init({image_.entry, layout.stack_top, layout.boot_info_pa, layout.boot_cr3}))

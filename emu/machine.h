@@ -37,6 +37,7 @@ struct MachineConfig {
     std::string cpu_profile = "default";
     std::string trace_path;  // empty: no trace
     bool stop_on_violation = false;
+    bool paranoid = false;
 };
 
 // A failure before the guest runs, with the exit code it maps to.

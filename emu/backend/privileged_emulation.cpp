@@ -12,7 +12,6 @@ constexpr uint64_t kCr3NoFlush = 1ull << 63;  // SDM 4.10.4.1: never stored in C
 constexpr uint64_t kCr4Pge = 1ull << 7, kCr4Pcide = 1ull << 17;
 constexpr uint32_t kMsrTsc = 0x10, kMsrEfer = 0xc0000080, kMsrTscAux = 0xc0000103;
 constexpr uint64_t kEferSce = 1ull << 0, kEferLme = 1ull << 8, kEferLma = 1ull << 10, kEferNxe = 1ull << 11;
-constexpr int kMaxPhysAddr = mmu::pte_bits::kDefaultMaxPhysAddr;
 
 GuestEvent gp0(uint64_t rip) {
     GuestEvent ev;
@@ -94,7 +93,7 @@ bool Vcpu::emulate_mov_cr3(const PrivilegedInsn& insn) {
     }
     const uint64_t value = read_operand(insn);
     const bool pcide = reg(UC_X86_REG_CR4) & kCr4Pcide;
-    const uint64_t reserved = ~((1ull << kMaxPhysAddr) - 1) & ~kCr3NoFlush;
+    const uint64_t reserved = ~((1ull << shared_.maxphyaddr) - 1) & ~kCr3NoFlush;
     if ((value & reserved) || (!pcide && (value & kCr3NoFlush))) {
         raise(gp0(insn.address));
         return true;

@@ -113,6 +113,7 @@ mmu::AccessContext Vcpu::access_context(bool user) const {
     c.user = user;
     c.cr0_wp = reg(UC_X86_REG_CR0) & kCr0Wp;
     c.efer_nxe = false;
+    c.maxphyaddr = shared_.maxphyaddr;
     return c;
 }
 
@@ -217,6 +218,10 @@ void Vcpu::on_interrupt(uc_engine*, uint32_t intno, void* p) {
     if (ev.vector == vector::kPageFault) ev.cr2 = self->reg(UC_X86_REG_CR2);
     blob.clear_old_exception();
     blob.store();
+    if (self->shared_.paranoid && ev.vector == vector::kPageFault) {
+        self->paranoid_check_page_fault(ev);
+        if (self->stop_) return;
+    }
     self->raise(ev);
 }
 
@@ -425,9 +430,31 @@ uint32_t Vcpu::on_in(uc_engine*, uint32_t port, int size, void* p) {
 
 // ---- Run loop ---------------------------------------------------------------------------
 
+// --paranoid: Unicorn walked the guest tables and raised this #PF; our walker must agree that
+// the access faults, with the same error code (SDM 4.7), or one of the two models is wrong.
+void Vcpu::paranoid_check_page_fault(const GuestEvent& ev) {
+    const uint32_t ec = ev.error_code.value_or(0);
+    const uint64_t cr2 = ev.cr2.value_or(0);
+    const mmu::AccessType type = (ec & mmu::pf_error::kWrite) ? mmu::AccessType::Write
+                                 : (ec & mmu::pf_error::kInstructionFetch) || cr2 == ev.rip ? mmu::AccessType::Execute
+                                                                                            : mmu::AccessType::Read;
+    const mmu::WalkResult w = mmu::walk(shared_.ram, reg(UC_X86_REG_CR3), cr2, type,
+                                        access_context(ec & mmu::pf_error::kUser));
+    if (w.status == mmu::WalkStatus::PageFault && (w.error_code & ~mmu::pf_error::kInstructionFetch) ==
+                                                      (ec & ~mmu::pf_error::kInstructionFetch))
+        return;
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "paranoid: Unicorn raised #PF at CR2 0x%" PRIx64 " with error code 0x%x, but our walker says %s "
+             "(error code 0x%x)",
+             cr2, ec, w.status == mmu::WalkStatus::Ok ? "the access is allowed" : "it faults", w.error_code);
+    stop(StopKind::BackendError, msg);
+}
+
 std::optional<std::string> Vcpu::validate_root(uint64_t cr3) {
     const uint64_t root = cr3 & mmu::pte_bits::kAddressMask;
-    if (validated_roots_.count(root)) return std::nullopt;
+    // Without page-table-write tracking in the backend, --paranoid re-checks every load.
+    if (validated_roots_.count(root) && !shared_.paranoid) return std::nullopt;
     std::optional<std::string> problem;
     const bool ok = for_each_leaf(shared_.ram, root, [&](uint64_t va, uint64_t pa, uint64_t size) {
         if (!problem) problem = windows_->check_leaf_mapping(va, pa, size);

@@ -59,6 +59,8 @@ struct VcpuShared {
     std::vector<PhysRange> text;
     uint64_t max_insns = 0;  // 0: unlimited
     uint64_t seed = 0;
+    int maxphyaddr = 40;    // CPUID.80000008H:EAX[7:0], as advertised to the guest
+    bool paranoid = false;  // cross-check Unicorn's #PFs with our walker; re-validate roots
 };
 
 struct BootState {
@@ -125,6 +127,7 @@ private:
     uint32_t cpl() const;
     mmu::AccessContext access_context(bool user) const;
     std::optional<std::string> validate_root(uint64_t cr3);
+    void paranoid_check_page_fault(const GuestEvent& ev);
     void stop(StopKind kind, std::string detail);
     std::string describe_rip(uint64_t rip) const;
 

@@ -115,6 +115,9 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
         ->check(CLI::IsMember({"default", "l1tf"}));
     run->add_option("--trace", o.trace, "Record the event stream to this file (for replay/explain/minimize/export)");
     run->add_flag("--stop-on-violation", o.stop_on_violation, "Stop at the first oracle violation");
+    run->add_flag("--paranoid", o.paranoid,
+                  "Cross-check every #PF Unicorn raises with our page walker, and re-validate every CR3 load "
+                  "(slower; a disagreement is an internal error)");
     run->callback([&o, &result] { result = run_command(o); });
 }
 
@@ -128,6 +131,7 @@ int run_command(const RunOptions& o) {
     config.cpu_profile = o.cpu_profile;
     config.trace_path = o.trace;
     config.stop_on_violation = o.stop_on_violation;
+    config.paranoid = o.paranoid;
     RunOutcome failed;
     failed.outcome = "bad-input";
     failed.exit_code = kExitBadInput;

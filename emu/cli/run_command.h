@@ -19,6 +19,7 @@ struct RunOptions {
     std::string cpu_profile = "default";
     std::string trace;
     bool stop_on_violation = false;
+    bool paranoid = false;
 };
 
 // Registers the subcommand; `result` receives the exit code when it runs.

@@ -60,6 +60,13 @@ TEST(GuestKernel, EveryKtapSelfTestPasses) {
     EXPECT_EQ(r.exit_code, emu::kExitOk) << r.err;
 }
 
+TEST(GuestKernel, ParanoidModeAgreesWithUnicornOnEveryPageFault) {
+    if (!have_guest()) GTEST_SKIP() << "guest image not built";
+    auto r = run_asi_emu({"run", kGuest, "--append", "test=all", "--paranoid", "--json"});
+    EXPECT_EQ(r.exit_code, emu::kExitOk) << r.err;
+    EXPECT_EQ(r.err.find("paranoid:"), std::string::npos) << r.err;
+}
+
 TEST(GuestKernel, RunsAreDeterministic) {
     if (!have_guest()) GTEST_SKIP() << "guest image not built";
     auto a = run_asi_emu({"run", kGuest, "--append", "test=all", "--json", "--seed", "7"});
