@@ -87,6 +87,11 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
         oracle_filter_ = std::make_unique<OracleFilter>(*oracle_);
         shared_.table_filter = oracle_filter_.get();
     }
+    if (config_.tlb_stats) {
+        tlb_stats_ = std::make_unique<TlbStats>();
+        shared_.tlb_stats = tlb_stats_.get();
+        sinks_.push_back(tlb_stats_.get());
+    }
     if (!config_.trace_path.empty()) {
         trace::TraceHeader header;
         header.image_hash = image_.content_hash;
@@ -186,6 +191,8 @@ RunOutcome Machine::run() {
         if (out.violation_count && (out.exit_code == kExitOk || out.exit_code == kExitGuestFailure))
             out.exit_code = kExitOracleViolation;
     }
+    if (tlb_stats_)
+        for (uint16_t pcid : tlb_stats_->cache().pcids()) out.tlb_stats.push_back({pcid, tlb_stats_->cache().stats(pcid)});
     if (trace_) {
         try {
             trace_->close();

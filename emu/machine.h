@@ -20,6 +20,7 @@
 #include "emu/exit_codes.h"
 #include "emu/oracle_inputs.h"
 #include "emu/run_stats.h"
+#include "emu/tlb_stats.h"
 #include "emu/trace/trace_writer.h"
 #include "cpu_model/cpu_profile.h"
 #include "cpu_model/leak_oracle.h"
@@ -38,6 +39,7 @@ struct MachineConfig {
     std::string trace_path;  // empty: no trace
     bool stop_on_violation = false;
     bool paranoid = false;
+    bool tlb_stats = false;
 };
 
 // A failure before the guest runs, with the exit code it maps to.
@@ -63,6 +65,7 @@ struct RunOutcome {
     uint64_t violation_count = 0;
     cpu_model::OracleMetrics oracle_metrics;
     uint64_t trace_events = 0;
+    std::vector<std::pair<uint16_t, cpu_model::TlbCache::Stats>> tlb_stats;  // per PCID
 };
 
 class Machine {
@@ -116,6 +119,7 @@ private:
     std::unique_ptr<cpu_model::LeakOracle> oracle_;
     std::unique_ptr<OracleFilter> oracle_filter_;
     std::unique_ptr<trace::TraceWriter> trace_;
+    std::unique_ptr<TlbStats> tlb_stats_;
     uint64_t reported_violations_ = 0;
     backend::VcpuShared shared_;
     std::vector<std::unique_ptr<backend::Vcpu>> vcpus_;

@@ -6,6 +6,7 @@
 
 #include "emu/backend/linear_memory.h"
 #include "emu/backend/root_validation.h"
+#include "emu/tlb_stats.h"
 #include "guest_kernel/abi/asi_emu_abi.h"
 
 namespace emu::backend {
@@ -75,6 +76,13 @@ std::optional<std::string> Vcpu::init(const BootState& boot) {
                 return "installing a page-table write hook failed";
             hooks_.push_back(h);
         }
+    }
+    if (shared_.tlb_stats) {
+        uc_hook h;
+        if (uc_hook_add(uc_, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, reinterpret_cast<void*>(on_data_access), this, 1,
+                        0) != UC_ERR_OK)
+            return "installing the --tlb-stats access hook failed";
+        hooks_.push_back(h);
     }
     // One code hook per scanned instruction: costs nothing elsewhere (DESIGN 4.6).
     for (const PrivilegedInsn& p : shared_.scan->instructions())
@@ -191,6 +199,7 @@ void Vcpu::on_block(uc_engine*, uint64_t address, uint32_t size, void* p) {
     }
     self->icount_ += e.count;
     ++self->stats_.blocks;
+    if (self->shared_.tlb_stats) self->count_translation(address, true, false);
     if (__builtin_expect(self->icount_ >= self->insn_limit_, 0))
         self->stop(StopKind::InsnLimit, "instruction limit " + std::to_string(self->shared_.max_insns) +
                                             " reached at " + self->describe_rip(address));
@@ -410,6 +419,24 @@ void Vcpu::on_out(uc_engine*, uint32_t port, int size, uint32_t value, void* p) 
     }
     if (self->shared_.ports->write(static_cast<uint16_t>(port), size, value) == devices::PortAction::Stop)
         self->stop(StopKind::GuestExit, "guest wrote " + std::to_string(value) + " to port " + hex(port));
+}
+
+// --tlb-stats: one use of the translation of va. The walk gives the page size and G bit the
+// CPU would cache; it runs only in this statistics mode.
+void Vcpu::count_translation(uint64_t va, bool fetch, bool write) {
+    const uint64_t cr3 = reg(UC_X86_REG_CR3), cr4 = reg(UC_X86_REG_CR4);
+    mmu::AccessContext ctx = access_context(cpl() == 3);
+    ctx.cr4_pge = cr4 & (1u << 7);
+    const mmu::WalkResult w = mmu::walk(shared_.ram, cr3, va, mmu::AccessType::Read, ctx);
+    if (w.status != mmu::WalkStatus::Ok) return;
+    shared_.tlb_stats->access(cr3, cr4, va, w.t.page_size, w.t.global,
+                              fetch ? cpu_model::TlbCache::AccessKind::Fetch
+                              : write ? cpu_model::TlbCache::AccessKind::Write
+                                      : cpu_model::TlbCache::AccessKind::Read);
+}
+
+void Vcpu::on_data_access(uc_engine*, uc_mem_type type, uint64_t address, int, int64_t, void* p) {
+    static_cast<Vcpu*>(p)->count_translation(address, false, type == UC_MEM_WRITE);
 }
 
 void Vcpu::on_window_write(uc_engine*, uc_mem_type, uint64_t address, int size, int64_t value, void* w) {

@@ -24,6 +24,10 @@
 #include "emu/run_stats.h"
 #include "mmu/physical_memory.h"
 
+namespace emu {
+class TlbStats;
+}
+
 namespace emu::backend {
 
 enum class StopKind {
@@ -59,6 +63,7 @@ struct VcpuShared {
     std::vector<PhysRange> text;
     uint64_t max_insns = 0;  // 0: unlimited
     uint64_t seed = 0;
+    TlbStats* tlb_stats = nullptr;  // --tlb-stats
     int maxphyaddr = 40;    // CPUID.80000008H:EAX[7:0], as advertised to the guest
     bool paranoid = false;  // cross-check Unicorn's #PFs with our walker; re-validate roots
 };
@@ -102,6 +107,8 @@ private:
     static int on_cpuid(uc_engine*, void* self);
     static void on_out(uc_engine*, uint32_t port, int size, uint32_t value, void* self);
     static uint32_t on_in(uc_engine*, uint32_t port, int size, void* self);
+    static void on_data_access(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
+    void count_translation(uint64_t va, bool fetch, bool write);
     static void on_window_write(uc_engine*, uc_mem_type type, uint64_t address, int size, int64_t value, void* window);
 
     // Privileged-instruction emulation (privileged_emulation.cpp). Each returns true when it

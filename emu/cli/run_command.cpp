@@ -79,6 +79,18 @@ void write_run_json(JsonWriter& j, const RunOutcome& out, const std::string& ima
         j.null_field("oracle");
     }
     if (out.trace_events) j.field("trace_events", out.trace_events);
+    if (!out.tlb_stats.empty()) {
+        j.begin_object("tlb_stats");
+        for (const auto& [pcid, st] : out.tlb_stats) {
+            j.begin_object(("pcid_" + std::to_string(pcid)).c_str());
+            j.field("l1_hits", st.l1_hits);
+            j.field("stlb_hits", st.stlb_hits);
+            j.field("misses", st.misses);
+            j.field("evictions", st.evictions);
+            j.end_object();
+        }
+        j.end_object();
+    }
 }
 
 }  // namespace
@@ -115,6 +127,9 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
         ->check(CLI::IsMember({"default", "l1tf"}));
     run->add_option("--trace", o.trace, "Record the event stream to this file (for replay/explain/minimize/export)");
     run->add_flag("--stop-on-violation", o.stop_on_violation, "Stop at the first oracle violation");
+    run->add_flag("--tlb-stats", o.tlb_stats,
+                  "Feed a finite set-associative TLB (Skylake geometry) with every translation used and report "
+                  "hits and misses per PCID (slow; never changes a verdict)");
     run->add_flag("--paranoid", o.paranoid,
                   "Cross-check every #PF Unicorn raises with our page walker, and re-validate every CR3 load "
                   "(slower; a disagreement is an internal error)");
@@ -132,6 +147,7 @@ int run_command(const RunOptions& o) {
     config.trace_path = o.trace;
     config.stop_on_violation = o.stop_on_violation;
     config.paranoid = o.paranoid;
+    config.tlb_stats = o.tlb_stats;
     RunOutcome failed;
     failed.outcome = "bad-input";
     failed.exit_code = kExitBadInput;

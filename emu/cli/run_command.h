@@ -20,6 +20,7 @@ struct RunOptions {
     std::string trace;
     bool stop_on_violation = false;
     bool paranoid = false;
+    bool tlb_stats = false;
 };
 
 // Registers the subcommand; `result` receives the exit code when it runs.

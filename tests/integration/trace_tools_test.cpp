@@ -138,3 +138,15 @@ TEST(OracleCli, UnknownCpuProfileIsBadInput) {
     auto r = run_asi_emu({"run", "--cpu-profile", "pentium"});
     EXPECT_EQ(r.exit_code, emu::kExitBadInput) << r.err;
 }
+
+TEST(OracleCli, TlbStatsCountsWithoutChangingTheOutcome) {
+    if (!have_guest()) GTEST_SKIP() << "guest image not built";
+    auto plain = run_asi_emu({"run", kGuest, "--append", "test=all", "--json"});
+    auto stats = run_asi_emu({"run", kGuest, "--append", "test=all", "--json", "--tlb-stats"});
+    EXPECT_EQ(plain.exit_code, stats.exit_code);
+    EXPECT_EQ(json_field(plain.out, "verdict"), json_field(stats.out, "verdict"));
+    EXPECT_EQ(json_field(plain.out, "instructions"), json_field(stats.out, "instructions"));
+    EXPECT_NE(stats.out.find("\"tlb_stats\""), std::string::npos) << stats.out;
+    EXPECT_NE(json_field(stats.out, "l1_hits"), "0");
+    EXPECT_EQ(plain.out.find("\"tlb_stats\""), std::string::npos);
+}
