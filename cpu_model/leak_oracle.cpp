@@ -243,7 +243,7 @@ void LeakOracle::check_restricted_mappings(uint64_t frame, bool residue_only) {
             const uint64_t page = mmu::span_of(leaf.table.level);
             const uint64_t va = mmu::canonical_va(place.va_offset + leaf.index * page + (frame & (page - 1)));
             const uint64_t owner = ledger_.owner(frame);
-            if (owner != 0 && owner == space->owner && (leaf.entry & mmu::pte_bits::kUser)) return true;
+            if (owner != 0 && owner == space->owner && user_accessible(place.anchor, va)) return true;
             const std::string how = std::string("restricted root ") + hex(place.anchor.frame) + " (PCID " +
                                     std::to_string(space->pcid) + ") maps VA " + hex(va) + " through entry " +
                                     hex(leaf.entry) + " at table " + hex(leaf.table.frame) + "[" +
@@ -269,7 +269,9 @@ void LeakOracle::check_cached_paths(unsigned v, uint64_t frame) {
         if (t.source == CacheSource::CurrentRoot && !t.global) continue;
         const uint64_t owner = ledger_.owner(frame);
         const AddressSpaceInfo* space = restricted_root(c.root);
-        if (owner != 0 && space && owner == space->owner && (t.entry & mmu::pte_bits::kUser)) continue;
+        if (owner != 0 && space && owner == space->owner && (t.entry & mmu::pte_bits::kUser) &&
+            (t.source != CacheSource::CurrentRoot || user_accessible({c.root, mmu::PteLevel::Pml4e}, t.va_page)))
+            continue;
         const uint64_t va = t.va_page + (frame - t.frame);
         const std::string how = std::string("vCPU ") + std::to_string(v) + " in the restricted space (PCID " +
                                 std::to_string(c.pcid) + ") may still use a " + to_string(t.source) +
@@ -334,8 +336,68 @@ void LeakOracle::on_entry_change(const mmu::EntryChange& c) {
         const uint64_t base = mmu::entry_address(c.level, c.new_value);
         remember_frame(base, "page-table entry now maps it");
         if (ledger_.range_has_secrets(base, mmu::span_of(c.level))) pending_leaves_.push_back(c);
-    } else if (profile_.l1tf_vulnerable && !(c.new_value & mmu::pte_bits::kPresent) && c.new_value != 0) {
+    } else if (c.new_value & mmu::pte_bits::kPresent) {
+        // A table linked in: its leaves (read by the index, no EntryChange of their own)
+        // become reachable now and are judged once the write is applied.
+        if (c.level != mmu::PteLevel::Pte) pending_leaves_.push_back(c);
+    } else if (profile_.l1tf_vulnerable && c.new_value != 0) {
         pending_leaves_.push_back(c);
+    }
+}
+
+// The US bit of every entry on va's path from the root: an address is user-mode only when
+// U/S=1 at every level (SDM 4.6.1).
+bool LeakOracle::user_accessible(const mmu::TableKey& root, uint64_t va) const {
+    mmu::TableKey key = root;
+    for (;;) {
+        const mmu::TableEntries* entries = index_.entries(key);
+        if (!entries) return false;
+        const uint64_t e = (*entries)[mmu::index_of(key.level, va)];
+        if (!(e & mmu::pte_bits::kPresent) || !(e & mmu::pte_bits::kUser)) return false;
+        if (mmu::entry_maps_page(key.level, e)) return true;
+        key = {mmu::entry_address(key.level, e), static_cast<mmu::PteLevel>(static_cast<int>(key.level) - 1)};
+    }
+}
+
+void LeakOracle::judge_secret_frame_mapped(uint64_t f) {
+    check_restricted_mappings(f, !ledger_.sensitive(f));
+    for (unsigned v = 0; v < tlb_.vcpu_count(); ++v)
+        if (in_restricted_space(v)) check_cached_paths(v, f);
+}
+
+// Leaves of a newly linked table (and its subtables) that map secrets, or (L1TF) not-present
+// entries that name them.
+void LeakOracle::check_linked_subtree(const mmu::TableKey& table, int depth) {
+    const mmu::TableEntries* entries = index_.entries(table);
+    if (!entries || depth > 4) return;
+    const uint64_t span = mmu::span_of(table.level);
+    for (unsigned i = 0; i < entries->size(); ++i) {
+        const uint64_t e = (*entries)[i];
+        if (!(e & mmu::pte_bits::kPresent)) {
+            if (profile_.l1tf_vulnerable && e) check_l1tf_range(e & mmu::pte_bits::kAddressMask, 4096);
+            continue;
+        }
+        if (mmu::entry_maps_page(table.level, e)) {
+            const uint64_t base = mmu::entry_address(table.level, e);
+            if (!ledger_.range_has_secrets(base, span)) continue;
+            for (uint64_t f = base; f < base + span; f += 4096)
+                if (ledger_.sensitive(f) || ledger_.residue(f)) judge_secret_frame_mapped(f);
+        } else if (table.level != mmu::PteLevel::Pte) {
+            check_linked_subtree({mmu::entry_address(table.level, e),
+                                  static_cast<mmu::PteLevel>(static_cast<int>(table.level) - 1)},
+                                 depth + 1);
+        }
+    }
+}
+
+// R6 for a not-present entry naming [base, base + size): the first sensitive frame in it.
+void LeakOracle::check_l1tf_range(uint64_t base, uint64_t size) {
+    if (!profile_.l1tf_vulnerable || !ledger_.range_has_secrets(base, size)) return;
+    const auto& sensitive = ledger_.sensitive_frames();
+    for (auto it = sensitive.lower_bound(base); it != sensitive.end() && *it < base + size; ++it) {
+        const uint64_t before = violation_count_;
+        check_l1tf(*it);
+        if (violation_count_ != before) return;
     }
 }
 
@@ -345,17 +407,27 @@ void LeakOracle::after_table_write() {
     pending.swap(pending_leaves_);
     for (const mmu::EntryChange& c : pending) {
         if (!(c.new_value & mmu::pte_bits::kPresent)) {
-            const uint64_t named = c.new_value & mmu::pte_bits::kAddressMask;
-            if (ledger_.sensitive(named)) check_l1tf(named);
+            // A not-present entry with PS set names a whole large page's frames.
+            const bool large = c.level != mmu::PteLevel::Pte && (c.new_value & mmu::pte_bits::kPageSize);
+            const uint64_t size = large ? mmu::span_of(c.level) : 4096;
+            check_l1tf_range(c.new_value & mmu::pte_bits::kAddressMask & ~(size - 1), size);
+            continue;
+        }
+        if (!mmu::entry_maps_page(c.level, c.new_value)) {
+            bool restricted = false;
+            index_.for_each_place({c.table_frame, c.level}, [&](const mmu::Place& p) {
+                restricted = p.anchor.level == mmu::PteLevel::Pml4e && restricted_root(p.anchor.frame);
+                return !restricted;
+            });
+            if (restricted)
+                check_linked_subtree({mmu::entry_address(c.level, c.new_value),
+                                      static_cast<mmu::PteLevel>(static_cast<int>(c.level) - 1)},
+                                     0);
             continue;
         }
         const uint64_t base = mmu::entry_address(c.level, c.new_value), size = mmu::span_of(c.level);
-        for (uint64_t f = base; f < base + size; f += 4096) {
-            if (!ledger_.sensitive(f) && !ledger_.residue(f)) continue;
-            check_restricted_mappings(f, !ledger_.sensitive(f));
-            for (unsigned v = 0; v < tlb_.vcpu_count(); ++v)
-                if (in_restricted_space(v)) check_cached_paths(v, f);
-        }
+        for (uint64_t f = base; f < base + size; f += 4096)
+            if (ledger_.sensitive(f) || ledger_.residue(f)) judge_secret_frame_mapped(f);
     }
 }
 

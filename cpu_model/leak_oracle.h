@@ -90,6 +90,10 @@ private:
     void check_cached_paths(unsigned v, uint64_t frame);
     void check_restricted_entry(unsigned v);
     void check_l1tf(uint64_t frame);
+    void check_l1tf_range(uint64_t base, uint64_t size);
+    void check_linked_subtree(const mmu::TableKey& table, int depth);
+    bool user_accessible(const mmu::TableKey& root, uint64_t va) const;
+    void judge_secret_frame_mapped(uint64_t frame);
     bool in_restricted_space(unsigned v) const;
     const AddressSpaceInfo* restricted_root(uint64_t root) const;
     void count_flush(FlushCounts& counts, const InvalidationEffect& eff);
