@@ -1,3 +1,4 @@
+#include "mmu/hex.h"
 #include "cpu_model/leak_oracle.h"
 
 #include <algorithm>
@@ -9,11 +10,7 @@
 namespace cpu_model {
 namespace {
 
-std::string hex(uint64_t v) {
-    char b[24];
-    snprintf(b, sizeof b, "0x%" PRIx64, v);
-    return b;
-}
+using mmu::hex;
 
 bool is_leaf(mmu::PteLevel level, uint64_t raw) {
     return (raw & mmu::pte_bits::kPresent) && mmu::entry_maps_page(level, raw);

@@ -1,3 +1,4 @@
+#include "mmu/hex.h"
 #include "emu/elf_loader.h"
 
 #include <elf.h>
@@ -25,11 +26,7 @@ static_assert(std::endian::native == std::endian::little);
 constexpr uint32_t kXenElfnotePhys32Entry = 18;
 constexpr char kXenNoteName[] = "Xen";  // n_namesz counts the NUL: 4
 
-std::string hex(uint64_t v) {
-    char buf[2 + 16 + 1];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
-}
+using mmu::hex;
 
 std::string dec(uint64_t v) { return std::to_string(v); }
 

@@ -1,3 +1,4 @@
+#include "mmu/hex.h"
 #include "emu/violation_report.h"
 
 #include <capstone/capstone.h>
@@ -10,11 +11,7 @@
 namespace emu {
 namespace {
 
-std::string hex(uint64_t v) {
-    char b[24];
-    snprintf(b, sizeof b, "0x%" PRIx64, v);
-    return b;
-}
+using mmu::hex;
 
 const char* trace_kind_name(uint64_t k) {
     switch (k) {

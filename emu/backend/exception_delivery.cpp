@@ -1,3 +1,4 @@
+#include "mmu/hex.h"
 #include "emu/backend/exception_delivery.h"
 
 #include <cstdio>
@@ -44,11 +45,7 @@ uint64_t read_reg(uc_engine* uc, int reg) {
     return v;
 }
 
-std::string hex(uint64_t v) {
-    char b[24];
-    snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-    return b;
-}
+using mmu::hex;
 
 DeliveryFault fault_from_linear(const LinearFault& f, bool write, uint32_t ext, const char* what) {
     if (f.status == mmu::WalkStatus::PageFault)

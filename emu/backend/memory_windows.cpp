@@ -1,3 +1,4 @@
+#include "mmu/hex.h"
 #include "emu/backend/memory_windows.h"
 
 #include <algorithm>
@@ -9,11 +10,7 @@ namespace {
 
 constexpr uint64_t kKernelWindowMax = 1ull << 30;
 
-std::string hex(uint64_t v) {
-    char buf[24];
-    snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
-}
+using mmu::hex;
 
 }  // namespace
 

@@ -1,3 +1,4 @@
+#include "mmu/hex.h"
 #include "emu/backend/vcpu.h"
 
 #include <cinttypes>
@@ -23,11 +24,7 @@ constexpr uint64_t kCr0Pe = 1ull << 0, kCr0Mp = 1ull << 1, kCr0Et = 1ull << 4, k
 constexpr uint64_t kCr4Pae = 1ull << 5;
 constexpr uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10;
 
-std::string hex(uint64_t v) {
-    char b[24];
-    snprintf(b, sizeof b, "0x%" PRIx64, v);
-    return b;
-}
+using mmu::hex;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "emu/cli/json_writer.h"
+#include "emu/cli/verdict_json.h"
 #include "emu/exit_codes.h"
 #include "emu/machine.h"
 #include "emu/size_parse.h"
@@ -50,30 +51,7 @@ void write_run_json(JsonWriter& j, const RunOutcome& out, const std::string& ima
     j.end_object();
     if (out.oracle_enabled) {
         j.begin_object("oracle");
-        j.field("verdict", out.violation_count ? "violation" : "clean");
-        j.field("violations", out.violation_count);
-        for (int r = 1; r <= 6; ++r)
-            j.field((std::string("R") + std::to_string(r)).c_str(), out.oracle_metrics.violations_by_rule[r]);
-        j.field("page_table_writes", out.oracle_metrics.pte_writes);
-        j.field("cr3_flushes_needed", out.oracle_metrics.cr3_flush.needed);
-        j.field("cr3_flushes_redundant", out.oracle_metrics.cr3_flush.redundant);
-        j.field("invlpg_needed", out.oracle_metrics.invlpg.needed);
-        j.field("invlpg_redundant", out.oracle_metrics.invlpg.redundant);
-        j.field("invpcid_needed", out.oracle_metrics.invpcid.needed);
-        j.field("invpcid_redundant", out.oracle_metrics.invpcid.redundant);
-        j.field("restricted_space_entries", out.oracle_metrics.asi_entries);
-        if (!out.violations.empty()) {
-            const auto& v = out.violations.front();
-            j.begin_object("first_violation");
-            j.field("rule", cpu_model::rule_name(v.rule));
-            j.field("vcpu", static_cast<uint64_t>(v.vcpu));
-            j.field("pcid", static_cast<uint64_t>(v.pcid));
-            j.field("va", v.va);
-            j.field("frame", v.frame);
-            j.field("rip", v.rip);
-            j.field("event_index", v.event_index);
-            j.end_object();
-        }
+        write_verdict_json(j, out.violation_count, out.oracle_metrics, out.violations);
         j.end_object();
     } else {
         j.null_field("oracle");

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "emu/cli/json_writer.h"
+#include "emu/cli/verdict_json.h"
 #include "emu/elf_loader.h"
 #include "emu/exit_codes.h"
 #include "emu/trace/trace_error.h"
@@ -95,22 +96,7 @@ int replay_command(const TraceOptions& o) {
             j.field("trace", o.file);
             j.field("cpu_profile", r.profile);
             j.field("events", r.events);
-            j.field("verdict", r.violation_count ? "violation" : "clean");
-            j.field("violations", r.violation_count);
-            for (int k = 1; k <= 6; ++k)
-                j.field((std::string("R") + std::to_string(k)).c_str(), r.metrics.violations_by_rule[k]);
-            if (!r.violations.empty()) {
-                const auto& v = r.violations.front();
-                j.begin_object("first_violation");
-                j.field("rule", cpu_model::rule_name(v.rule));
-                j.field("vcpu", static_cast<uint64_t>(v.vcpu));
-                j.field("pcid", static_cast<uint64_t>(v.pcid));
-                j.field("va", v.va);
-                j.field("frame", v.frame);
-                j.field("rip", v.rip);
-                j.field("event_index", v.event_index);
-                j.end_object();
-            }
+            write_verdict_json(j, r.violation_count, r.metrics, r.violations);
             j.end_object();
             std::fputs(j.str().c_str(), stdout);
         }

@@ -1,4 +1,5 @@
 // Encoders and decoders of the trace format; the layout is documented in trace_format.h.
+#include "mmu/hex.h"
 #include "emu/trace/trace_format.h"
 
 #include <algorithm>
@@ -10,19 +11,7 @@
 namespace emu::trace {
 namespace {
 
-std::string hex(uint64_t v) {
-    static const char digits[] = "0123456789abcdef";
-    std::string s = "0x";
-    bool started = false;
-    for (int shift = 60; shift >= 0; shift -= 4) {
-        const unsigned d = (v >> shift) & 0xF;
-        if (d != 0 || started || shift == 0) {
-            s += digits[d];
-            started = true;
-        }
-    }
-    return s;
-}
+using mmu::hex;
 
 [[noreturn]] void corrupt_header(const std::string& what) {
     throw TraceError(TraceErrorCode::CorruptHeader, what);

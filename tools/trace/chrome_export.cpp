@@ -1,3 +1,4 @@
+#include "mmu/hex.h"
 #include "tools/trace/chrome_export.h"
 
 #include <cinttypes>
@@ -10,11 +11,7 @@
 namespace tools {
 namespace {
 
-std::string hex(uint64_t v) {
-    char b[24];
-    snprintf(b, sizeof b, "0x%" PRIx64, v);
-    return b;
-}
+using mmu::hex;
 
 class Writer {
 public:
