@@ -162,6 +162,75 @@ TEST_F(OracleR1Owner, OwnFrameThroughASupervisorUpperLevelIsAViolation) {
     s.unmap_restricted_block(7);
     s.alloc_sensitive(f, 7);
     s.write_entry(p.user_pte(2), mmu::Pte::page(f, kWritable | kUser).raw(), 1);
+    ASSERT_EQ(s.violations().size(), 1u) << describe(s.violations());
+    EXPECT_TRUE(IsViolation(s.violations()[0], Rule::R1Mapped, 1, 3, user_va(2), f));
+}
+
+// ---- R2: stale restricted translations ---------------------------------------------------
+
+constexpr unsigned kR2Block = 8;
+constexpr uint64_t kR2Frame = block_pa(kR2Block) + 0x4000;
+
+// vCPU 1 runs in the restricted space (the pageblock is in its tables: possibly cached),
+// the pageblock is unmapped from the restricted direct map, `flush` runs, then vCPU 0
+// allocates a frame of the block sensitive (moment a).
+template <typename Flush>
+void r2_stream(Scenario& s, Flush flush) {
+    s.enter_restricted(1);
+    s.unmap_restricted_block(kR2Block);
+    flush(s);
+    s.alloc_sensitive(kR2Frame);
+}
+
+TEST(OracleR2, MissingFlushNamesTheVcpuInTheRestrictedSpace) {
+    Scenario s;
+    r2_stream(s, [](Scenario&) {});
+    ASSERT_EQ(s.violations().size(), 1u) << describe(s.violations());
+    EXPECT_TRUE(IsViolation(s.violations()[0], Rule::R2Stale, 1, kRestrictedPcid, dm_va(kR2Frame), kR2Frame));
+    EXPECT_EQ(s.violations()[0].event_index, s.last_event_index());
+}
+
+TEST(OracleR2, NearMissInvlpgOfTheFrame) {
+    Scenario s;
+    r2_stream(s, [](Scenario& x) { x.invlpg(1, dm_va(kR2Frame)); });
+    EXPECT_NO_VIOLATIONS(s);
+}
+
+TEST(OracleR2, NearMissInvlpgOfTheBlock) {
+    Scenario s;
+    r2_stream(s, [](Scenario& x) { x.invlpg(1, dm_va(block_pa(kR2Block))); });
+    EXPECT_NO_VIOLATIONS(s);
+}
+
+TEST(OracleR2, NearMissInvpcidOfTheRestrictedPcid) {
+    for (unsigned type : {kInvpcidAddress, kInvpcidSingle, kInvpcidAll}) {
+        SCOPED_TRACE(type);
+        Scenario s;
+        r2_stream(s, [type](Scenario& x) { x.invpcid(1, type, kRestrictedPcid, dm_va(kR2Frame)); });
+        EXPECT_NO_VIOLATIONS(s);
+    }
+}
+
+TEST(OracleR2, NearMissPageFault) {
+    Scenario s;
+    r2_stream(s, [](Scenario& x) { x.page_fault(1, dm_va(kR2Frame)); });
+    EXPECT_NO_VIOLATIONS(s);
+}
+
+TEST(OracleR2, NearMissFlushingCr3Reload) {
+    Scenario s;
+    r2_stream(s, [](Scenario& x) { x.enter_restricted(1, /*no_flush=*/false); });
+    EXPECT_NO_VIOLATIONS(s);
+}
+
+TEST(OracleR2, InvpcidOfTheWrongPcidStillLeaks) {
+    for (unsigned type : {kInvpcidAddress, kInvpcidSingle}) {
+        SCOPED_TRACE(type);
+        Scenario s;
+        r2_stream(s, [type](Scenario& x) { x.invpcid(1, type, kUnrestrictedPcid, dm_va(kR2Frame)); });
+        ASSERT_EQ(s.violations().size(), 1u) << describe(s.violations());
+        EXPECT_TRUE(IsViolation(s.violations()[0], Rule::R2Stale, 1, kRestrictedPcid, dm_va(kR2Frame), kR2Frame));
+    }
 }
 
 TEST(OracleR2, InvlpgOfAnotherPageStillLeaks) {
@@ -455,6 +524,12 @@ TEST(OracleR4, NearMissResidueZeroedBeforeA4KMapping) {
 }
 
 // ============================== R5: table reuse ===========================================
+
+// A named flush sequence, for parameterised near-misses.
+struct NamedFlush {
+    const char* name;
+    std::function<void(Scenario&)> flush;
+};
 
 constexpr unsigned kR5Block = 11;
 
