@@ -2,9 +2,11 @@
 #include "emu/violation_report.h"
 
 #include <capstone/capstone.h>
+#include <cxxabi.h>
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 
 #include "guest_kernel/abi/asi_emu_abi.h"
 
@@ -32,10 +34,22 @@ const char* trace_kind_name(uint64_t k) {
 
 }  // namespace
 
+// "name+0x1c" with name demangled when it is a C++ symbol.
+static std::string demangle(const std::string& symbolized) {
+    const size_t plus = symbolized.rfind('+');
+    const std::string name = symbolized.substr(0, plus), offset = plus == std::string::npos ? "" : symbolized.substr(plus);
+    int status = 0;
+    char* d = abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status);
+    if (status != 0 || !d) return symbolized;
+    std::string out = std::string(d) + offset;
+    std::free(d);
+    return out;
+}
+
 std::string CodeView::symbol(uint64_t rip) const {
     if (!image_) return hex(rip);
     auto s = image_->symbolize(rip);
-    return s ? hex(rip) + " <" + *s + ">" : hex(rip);
+    return s ? hex(rip) + " <" + demangle(*s) + ">" : hex(rip);
 }
 
 std::string CodeView::describe(uint64_t rip) const {

@@ -56,6 +56,7 @@ bool Vcpu::emulate(const PrivilegedInsn& insn) {
         case PrivilegedKind::MovToCr4: note_cr_write(insn); return false;
         case PrivilegedKind::Invlpg: note_invlpg(insn); return false;
         case PrivilegedKind::Hlt: halt_at_ = insn.address; return false;
+        case PrivilegedKind::PortOut: out_rip_ = insn.address; return false;
         case PrivilegedKind::Rdtsc:
         case PrivilegedKind::Rdtscp: {
             if (cpl() != 0 && (reg(UC_X86_REG_CR4) & (1u << 2))) {  // CR4.TSD

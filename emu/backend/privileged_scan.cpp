@@ -21,6 +21,7 @@ const char* privileged_kind_name(PrivilegedKind k) {
         case PrivilegedKind::Rdrand: return "rdrand";
         case PrivilegedKind::Rdseed: return "rdseed";
         case PrivilegedKind::Hlt: return "hlt";
+        case PrivilegedKind::PortOut: return "out";
     }
     return "?";
 }
@@ -117,6 +118,7 @@ std::optional<PrivilegedInsn> PrivilegedScan::classify(const cs_insn* insn) cons
         case X86_INS_RDRAND: kind = PrivilegedKind::Rdrand; break;
         case X86_INS_RDSEED: kind = PrivilegedKind::Rdseed; break;
         case X86_INS_HLT: kind = PrivilegedKind::Hlt; break;
+        case X86_INS_OUT: kind = PrivilegedKind::PortOut; break;
         default: break;
     }
     if (!kind) return std::nullopt;

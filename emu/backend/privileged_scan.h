@@ -1,7 +1,8 @@
 // Load-time scan of the guest's executable segments with Capstone (DESIGN 4.6). Each
 // instruction Unicorn 2.0.1 gets wrong or would make host-dependent gets a code hook on
 // exactly its address: mov to CR0/CR3/CR4, INVLPG, INVPCID, WRMSR, RDMSR, RDTSC, RDTSCP,
-// RDRAND, RDSEED, and HLT (so that a halt is told apart from any other stop).
+// RDRAND, RDSEED, HLT (so that a halt is told apart from any other stop), and OUT (Unicorn's
+// OUT hook does not see an up-to-date RIP).
 // Also gives the instruction count of a translated block (DESIGN 4.9).
 #pragma once
 #include <capstone/capstone.h>
@@ -17,6 +18,7 @@ namespace emu::backend {
 
 enum class PrivilegedKind : uint8_t {
     MovToCr0, MovToCr3, MovToCr4, Invlpg, Invpcid, Wrmsr, Rdmsr, Rdtsc, Rdtscp, Rdrand, Rdseed, Hlt,
+    PortOut,  // not emulated: hooked so that port writes (tracepoints) carry their exact RIP
 };
 const char* privileged_kind_name(PrivilegedKind k);
 

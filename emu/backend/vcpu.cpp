@@ -407,9 +407,11 @@ int Vcpu::on_cpuid(uc_engine*, void* p) {
 void Vcpu::on_out(uc_engine*, uint32_t port, int size, uint32_t value, void* p) {
     auto* self = static_cast<Vcpu*>(p);
     ++self->stats_.port_writes;
+    const uint64_t rip = self->out_rip_ ? self->out_rip_ : self->reg(UC_X86_REG_RIP);
+    self->out_rip_ = 0;
     if (port == asi_abi::kTracePort) {
         ++self->stats_.tracepoints;
-        self->emit(EventKind::Tracepoint, self->reg(UC_X86_REG_RIP),
+        self->emit(EventKind::Tracepoint, rip,
                    {value, self->reg(UC_X86_REG_RDI), self->reg(UC_X86_REG_RSI), self->reg(UC_X86_REG_R8),
                     self->reg(UC_X86_REG_R9), self->reg(UC_X86_REG_R10)});
         return;

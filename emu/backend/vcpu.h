@@ -152,6 +152,7 @@ private:
     std::optional<GuestEvent> pending_;
     std::optional<StopInfo> stop_;
     uint64_t halt_at_ = UINT64_MAX;
+    uint64_t out_rip_ = 0;  // the scanned OUT about to execute (0: not a scanned one)
     std::set<uint64_t> validated_roots_;
     std::set<uint64_t> user_code_pages_;  // pages with a per-instruction user-code hook
     struct WatchedWindow {
