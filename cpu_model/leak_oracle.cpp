@@ -287,9 +287,7 @@ void LeakOracle::check_cached_paths(unsigned v, uint64_t frame) {
 // (c): a CR3 load (or CR4 write) put vCPU v into the restricted space: whatever it keeps
 // besides its current tables must not reach a secret.
 void LeakOracle::check_restricted_entry(unsigned v) {
-    const TlbModel::Stats s = tlb_.stats(v);
-    if (s.root_records <= 1 && s.table_records == 0 && s.global_records == 0 && s.stale_entries == 0 &&
-        s.global_stale_entries == 0)
+    if (!tlb_.holds_more_than_current_root(v, tlb_.control(v).pcid))
         return;  // nothing but the current root: R1 has already judged its tables
     for (uint64_t f : std::vector<uint64_t>(ledger_.sensitive_frames().begin(), ledger_.sensitive_frames().end()))
         check_cached_paths(v, f);

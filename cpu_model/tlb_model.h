@@ -146,6 +146,9 @@ public:
         size_t frozen_records = 0;
     };
     Stats stats(unsigned v) const;
+    // True when vCPU v may use under PCID pcid anything besides its current root's tables:
+    // retained roots, old tables, stale entries, or global translations (any PCID).
+    bool holds_more_than_current_root(unsigned v, Pcid pcid) const;
 
     // mmu::IndexObserver
     void on_entry_change(const mmu::EntryChange& change) override;

@@ -102,6 +102,23 @@ std::vector<TableHolder> TlbModel::table_holders(uint64_t table_frame) const {
     return out;
 }
 
+bool TlbModel::holds_more_than_current_root(unsigned v, Pcid pcid) const {
+    const Vcpu& c = vcpus_.at(v);
+    if (!c.global_records.empty() || c.global_stale.size() != 0) return true;
+    // With CR4.PGE=1, any root cached under another PCID may hold global translations,
+    // which are used under every PCID (SDM 4.10.2.4).
+    if (c.ctl.pge)
+        for (const auto& [p, ps] : c.pcids)
+            for (uint32_t id : ps.records)
+                if (id != c.current) return true;
+    auto it = c.pcids.find(pcid);
+    if (it == c.pcids.end()) return false;
+    if (it->second.stale.size() != 0) return true;
+    for (uint32_t id : it->second.records)
+        if (id != c.current) return true;
+    return false;
+}
+
 TlbModel::Stats TlbModel::stats(unsigned v) const {
     Stats s;
     const Vcpu& c = vcpus_.at(v);

@@ -1,8 +1,11 @@
 // The instructions the load-time scan hooks (DESIGN 4.4-4.6), carried out or observed
 // before Unicorn executes them.
+#include <algorithm>
 #include <cinttypes>
+#include <cstring>
 
 #include "emu/backend/linear_memory.h"
+#include "mmu/hex.h"
 #include "emu/backend/vcpu.h"
 
 namespace emu::backend {
@@ -57,6 +60,7 @@ bool Vcpu::emulate(const PrivilegedInsn& insn) {
         case PrivilegedKind::Invlpg: note_invlpg(insn); return false;
         case PrivilegedKind::Hlt: halt_at_ = insn.address; return false;
         case PrivilegedKind::PortOut: out_rip_ = insn.address; return false;
+        case PrivilegedKind::RepStos: return emulate_rep_stos(insn);
         case PrivilegedKind::Rdtsc:
         case PrivilegedKind::Rdtscp: {
             if (cpl() != 0 && (reg(UC_X86_REG_CR4) & (1u << 2))) {  // CR4.TSD
@@ -248,6 +252,75 @@ void Vcpu::emulate_random(const PrivilegedInsn& insn) {
     uint64_t flags = (reg(UC_X86_REG_RFLAGS) & ~0x8d5ull) | 1;
     uc_reg_write(uc_, UC_X86_REG_RFLAGS, &flags);
     skip(insn);
+}
+
+}  // namespace emu::backend
+
+namespace emu::backend {
+
+// REP STOS with DF=0 and 64-bit addressing, carried out on the host buffer page by page
+// through our walker (DESIGN 4.11): guest stores take Unicorn 2.0.1's slow path, and with
+// the page-table write hook on they each cost a callback. Architecturally identical (SDM
+// vol. 2B "REP STOS"): elements are stored in order; a fault on element k leaves RCX and RDI
+// at element k and RIP at the instruction, so the handler can resume it; A/D bits are set
+// as the walk of each page does; stores into page-table frames still become PteWrite events.
+bool Vcpu::emulate_rep_stos(const PrivilegedInsn& insn) {
+    constexpr uint64_t kRflagsDf = 1u << 10;
+    if (reg(UC_X86_REG_RFLAGS) & kRflagsDf) return false;  // descending: Unicorn's
+    const uint64_t size = static_cast<uint64_t>(insn.reg_bytes);
+    uint64_t count = reg(UC_X86_REG_RCX), dst = reg(UC_X86_REG_RDI);
+    const uint64_t value = size == 8 ? reg(UC_X86_REG_RAX) : reg(UC_X86_REG_RAX) & ((1ull << (8 * size)) - 1);
+    mmu::AccessContext ctx = access_context(cpl() == 3);
+    ctx.set_accessed_dirty = true;
+    const uint64_t cr3 = reg(UC_X86_REG_CR3);
+    auto commit = [&]() {
+        uc_reg_write(uc_, UC_X86_REG_RCX, &count);
+        uc_reg_write(uc_, UC_X86_REG_RDI, &dst);
+    };
+    while (count > 0) {
+        if (dst & (size - 1)) {  // an element could straddle a page: leave the rest to Unicorn
+            commit();
+            return false;
+        }
+        const uint64_t n = std::min(count, (4096 - (dst & 4095)) / size);
+        if (!mmu::is_canonical(dst)) {
+            commit();
+            raise(gp0(insn.address));
+            return true;
+        }
+        const mmu::WalkResult w = mmu::walk(shared_.ram, cr3, dst, mmu::AccessType::Write, ctx);
+        if (w.status == mmu::WalkStatus::PageFault) {
+            commit();
+            GuestEvent ev;
+            ev.vector = vector::kPageFault;
+            ev.error_code = w.error_code;
+            ev.cr2 = dst;
+            ev.rip = insn.address;
+            raise(ev);
+            return true;
+        }
+        if (w.status != mmu::WalkStatus::Ok || !shared_.ram.contains(w.t.pa, n * size)) {
+            commit();
+            return false;  // outside RAM: let Unicorn report it
+        }
+        if (windows_->is_text_frame(w.t.frame)) {
+            stop(StopKind::ForbiddenAccess, "rep stos into kernel text at VA " + mmu::hex(dst) +
+                                                " (text must stay read-only in every mapping), at " +
+                                                describe_rip(insn.address));
+            return true;
+        }
+        uint8_t* p = shared_.ram.data + w.t.pa;
+        const bool table = shared_.table_filter && shared_.table_filter->is_table_frame(w.t.pa);
+        for (uint64_t i = 0; i < n; ++i) {
+            if (table) emit(EventKind::PteWrite, insn.address, {w.t.pa + i * size, size, value});
+            std::memcpy(p + i * size, &value, size);
+        }
+        dst += n * size;
+        count -= n;
+    }
+    commit();
+    skip(insn);
+    return true;
 }
 
 }  // namespace emu::backend

@@ -22,6 +22,7 @@ const char* privileged_kind_name(PrivilegedKind k) {
         case PrivilegedKind::Rdseed: return "rdseed";
         case PrivilegedKind::Hlt: return "hlt";
         case PrivilegedKind::PortOut: return "out";
+        case PrivilegedKind::RepStos: return "rep-stos";
     }
     return "?";
 }
@@ -119,6 +120,15 @@ std::optional<PrivilegedInsn> PrivilegedScan::classify(const cs_insn* insn) cons
         case X86_INS_RDSEED: kind = PrivilegedKind::Rdseed; break;
         case X86_INS_HLT: kind = PrivilegedKind::Hlt; break;
         case X86_INS_OUT: kind = PrivilegedKind::PortOut; break;
+        case X86_INS_STOSB:
+        case X86_INS_STOSW:
+        case X86_INS_STOSD:
+        case X86_INS_STOSQ:
+            // Only REP with 64-bit addressing and no segment override: anything else is
+            // left to Unicorn.
+            if (x.prefix[0] == X86_PREFIX_REP && x.prefix[1] == 0 && x.prefix[3] == 0)
+                kind = PrivilegedKind::RepStos;
+            break;
         default: break;
     }
     if (!kind) return std::nullopt;
@@ -126,6 +136,10 @@ std::optional<PrivilegedInsn> PrivilegedScan::classify(const cs_insn* insn) cons
     p.address = insn->address;
     p.size = insn->size;
     p.kind = *kind;
+    if (*kind == PrivilegedKind::RepStos) {
+        p.reg_bytes = insn->id == X86_INS_STOSB ? 1 : insn->id == X86_INS_STOSW ? 2 : insn->id == X86_INS_STOSD ? 4 : 8;
+        return p;
+    }
     for (int i = 0; i < x.op_count; ++i) {
         const cs_x86_op& op = x.operands[i];
         if (op.type == X86_OP_REG && !(i == 0 && (*kind == PrivilegedKind::MovToCr0 ||

@@ -19,6 +19,7 @@ namespace emu::backend {
 enum class PrivilegedKind : uint8_t {
     MovToCr0, MovToCr3, MovToCr4, Invlpg, Invpcid, Wrmsr, Rdmsr, Rdtsc, Rdtscp, Rdrand, Rdseed, Hlt,
     PortOut,  // not emulated: hooked so that port writes (tracepoints) carry their exact RIP
+    RepStos,  // carried out on the host buffer (DESIGN 4.11): guest stores are slow in 2.0.1
 };
 const char* privileged_kind_name(PrivilegedKind k);
 
@@ -37,7 +38,7 @@ struct PrivilegedInsn {
     PrivilegedKind kind{};
     int reg = 0;       // Unicorn id of the register operand (source of mov crN, type of invpcid,
                        // destination of rdrand/rdseed), 0 when none
-    int reg_bytes = 8; // width of that register
+    int reg_bytes = 8; // width of that register (RepStos: the element size)
     MemoryOperand mem; // invlpg's address, invpcid's descriptor
 };
 

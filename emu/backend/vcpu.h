@@ -119,6 +119,7 @@ private:
     bool emulate_rdmsr(const PrivilegedInsn& insn);
     bool emulate_wrmsr(const PrivilegedInsn& insn);
     void emulate_random(const PrivilegedInsn& insn);
+    bool emulate_rep_stos(const PrivilegedInsn& insn);
     void note_cr_write(const PrivilegedInsn& insn);
     void note_invlpg(const PrivilegedInsn& insn);
     uint64_t effective_address(const PrivilegedInsn& insn) const;
