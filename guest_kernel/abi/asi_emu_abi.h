@@ -78,14 +78,34 @@ enum TraceKind : uint32_t {
     kTracePageblockFlip = 5,
     kTracePagesZeroed = 6,     // a = physical address, b = number of 4 KiB pages
     kTraceTlbFlush = 7,        // a = kind, b = pcid, c = address or 0, d = target cpu mask
-    kTraceAsiExit = 8,         // a = reason, b = return address of the caller
-    kTraceAsiEnter = 9,
+    kTraceAsiExit = 8,         // a = reason (AsiExitReason), b = return address of the caller
+                               // (of a page-fault exit: the faulting instruction)
+    kTraceAsiEnter = 9,        // a = 0, b = return address of the caller
     kTraceMitigation = 10,     // a = kind (kMitigation*)
     kTraceMark = 11,           // a = user value: free-form marker for tests
 };
 
 constexpr uint64_t kSpaceUnrestricted = 0;
 constexpr uint64_t kSpaceRestricted = 1;
+
+// kTraceAsiExit's reason (argument a); kTraceAsiEnter reports 0. The ASI RFCs count exits
+// per reason: a #PF on memory the restricted space does not map, the return to user mode, a
+// context switch, a TLB flush that is cheaper done at the next entry, anything else (an
+// explicit asi_exit() before touching sensitive data).
+enum AsiExitReason : uint64_t {
+    kAsiExitPageFault = 1,
+    kAsiExitReturnToUser = 2,
+    kAsiExitContextSwitch = 3,
+    kAsiExitTlbFlush = 4,
+    kAsiExitOther = 5,
+};
+
+// kTraceMitigation's kind (argument a): what a real kernel would do at an ASI transition.
+// The guest only counts them (the emulated CPU has no predictors or L1D to flush).
+enum MitigationKind : uint64_t {
+    kMitigationBranchPredictor = 1,  // IBPB-style indirect-branch-predictor barrier
+    kMitigationL1dFlush = 2,         // MSR_IA32_FLUSH_CMD.L1D_FLUSH
+};
 
 // gfp flags the guest reports (a subset of Linux's meanings).
 constexpr uint64_t kGfpDirectReclaim = 1u << 0;  // caller may sleep: flushes allowed

@@ -12,13 +12,20 @@
 #include "arch/x86/tss.h"
 #include "boot/boot_info.h"
 #include "drivers/debug_exit.h"
+#include "kernel/boot_config.h"
 #include "kernel/image.h"
 #include "kernel/lkdtm.h"
 #include "kernel/panic.h"
+#include "kernel/workload_run.h"
 #include "lib/cmdline.h"
 #include "lib/printf.h"
+#include "mm/asi/asi.h"
+#include "mm/asi/fault_injection.h"
+#include "mm/asi/restricted_map.h"
 #include "mm/early_frame_allocator.h"
 #include "mm/kernel_mappings.h"
+#include "mm/kernel_page_allocator.h"
+#include "mm/tlb.h"
 #include "test/ktap.h"
 
 namespace {
@@ -48,7 +55,25 @@ void print_banner() {
             mm::kernel_cr3(), mm::kernel_pcid(), s.image_pages, s.direct_2m, s.direct_4k,
             s.direct_map_end, s.table_frames, mm::early_frames().allocated());
     kprintf("asi-guest: %lu exception-table entries\n", x86::extable::entry_count());
-    kprintf("asi-guest: no workload selected (options: test=all|NAME[,NAME...], lkdtm=NAME)\n");
+    const mm::PageAllocLayout& l = mm::page_alloc_layout();
+    const mm::KernelPageAllocator& a = mm::page_allocator();
+    kprintf("asi-guest: page allocator (%s): %lu pages in %u ranges [%#lx-%#lx), %lu KiB metadata at %#lx\n",
+            a.policy_name(), a.usable_pages(), l.ranges, l.first_pa, l.end_pa, l.metadata_bytes >> 10,
+            l.metadata_pa);
+    if (asi::enabled()) {
+        const asi::rmap::Stats& r = asi::rmap::stats();
+        kprintf("asi-guest: ASI on: restricted CR3 %#lx (PCID %lu), %lu preallocated tables, %lu own / %lu shared "
+                "2 MiB blocks, %lu pages mapped at init\n",
+                asi::rmap::root(), mm::tlb::pcid(mm::tlb::Space::kRestricted), r.table_frames, r.own_blocks,
+                r.shared_blocks, r.present_at_init);
+    } else {
+        kprintf("asi-guest: ASI off\n");
+    }
+}
+
+[[noreturn]] void bad_option(const char* message) {
+    kprintf("asi-guest: bad command line: %s\n", message);
+    debug_exit::exit(asi_abi::kGuestExitFailure);
 }
 
 }  // namespace
@@ -61,7 +86,14 @@ extern "C" [[noreturn]] void kernel_main(uint64_t boot_info_pa) {
 
     VERIFY(image::start_phys() == asi_abi::kKernelLoadPhys);  // kernel.ld's KERNEL_LOAD_PHYS
 
+    config::BootConfig cfg;
+    char error[128];
+    if (!config::parse(bi.cmdline, bi.rng_seed, &cfg, error, sizeof error)) bad_option(error);
+    asi::set_injected_bug(cfg.bug);
+
     x86::detect_features();
+    if (cfg.nopcid) x86::clear_pcid_feature();
+    if (cfg.noinvpcid) x86::clear_invpcid_feature();
     x86::tss::init();
     x86::gdt::init();
     x86::idt::init();
@@ -78,8 +110,15 @@ extern "C" [[noreturn]] void kernel_main(uint64_t boot_info_pa) {
         lkdtm::trigger(value);
         debug_exit::exit(asi_abi::kGuestExitFailure);
     }
+
+    mm::PageAllocConfig pa_cfg;
+    pa_cfg.asi = cfg.asi;
+    pa_cfg.policy = config::policy_name(cfg.policy);
+    pa_cfg.l1tf_invert = cfg.l1tf_invert;
+    mm::init_page_allocator(pa_cfg);
+
     if (cmdline.find("test", &value)) debug_exit::exit(ktap::run(value));
 
     print_banner();
-    debug_exit::exit(asi_abi::kGuestExitSuccess);
+    debug_exit::exit(kernel_workload::run(cfg));
 }

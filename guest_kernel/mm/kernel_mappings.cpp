@@ -8,10 +8,14 @@
 #include "kernel/image.h"
 #include "kernel/panic.h"
 #include "mm/early_frame_allocator.h"
+#include "mm/kernel_va.h"
 #include "mm/pte.h"
+#include "mm/tlb.h"
 
 namespace mm {
 namespace {
+
+static_assert(kKernelPcid == tlb::kUnrestrictedPcid);
 
 constinit KernelPhysMemory g_memory{};
 constinit KernelPageTable g_page_table{g_memory, 0};
@@ -111,6 +115,10 @@ void build_kernel_address_space() {
     g_page_table.set_root(g_memory.allocate_table());
     map_image();
     map_direct();
+    // The first 512 GiB of the vmalloc area get their PDPT now, so that a root that copies
+    // this one's kernel-half PML4 entries (ASI's restricted root) shares every later
+    // vmalloc mapping (Linux: preallocate_vmalloc_pages()).
+    check(g_page_table.prepare(kVmallocStart, 3), "vmalloc PDPT", kVmallocStart);
 }
 
 void activate_kernel_address_space() {
@@ -139,6 +147,7 @@ void activate_kernel_address_space() {
         x86::write_cr4(x86::read_cr4() | x86::kCr4Pcide);
         x86::write_cr3(root | kKernelPcid);
     }
+    tlb::init(root, f.pcid, f.invpcid);
 }
 
 KernelPageTable& kernel_page_table() { return g_page_table; }

@@ -78,6 +78,15 @@ public:
         return MapError::kOk;
     }
 
+    // Creates the tables down to `level` (3: the PDPT, 2: the PD, 1: the PT) for `va`
+    // without mapping anything, so that another root can share them from then on (Linux's
+    // preallocate_vmalloc_pages()).
+    MapError prepare(uint64_t va, unsigned level) {
+        if (!pte::is_canonical(va)) return MapError::kNonCanonical;
+        uint64_t* table = nullptr;
+        return walk_create(va, level, 0, &table);
+    }
+
     // Sets and clears flag bits of the 4 KiB leaf for `va`.
     MapError protect_4k(uint64_t va, uint64_t set, uint64_t clear) {
         uint64_t* entry = leaf(va, 1);

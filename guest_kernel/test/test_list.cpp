@@ -22,6 +22,13 @@ constexpr TestCase kTests[] = {
     {"user_mode", tests::user_mode},
     {"rdtsc_monotonic", tests::rdtsc_monotonic},
     {"cpuid_features", tests::cpuid_features},
+    {"asi_state", tests::asi_state},
+    {"asi_fault_exit", tests::asi_fault_exit},
+    {"asi_address_space_shape", tests::asi_address_space_shape},
+    {"asi_sensitive_unmapped", tests::asi_sensitive_unmapped},
+    {"asi_half_memory", tests::asi_half_memory},
+    {"page_alloc_stress", tests::page_alloc_stress},
+    {"rfc_deferred_unmap", tests::rfc_deferred_unmap},
 };
 
 }  // namespace

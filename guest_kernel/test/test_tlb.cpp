@@ -9,6 +9,7 @@
 #include "mm/early_frame_allocator.h"
 #include "mm/kernel_mappings.h"
 #include "mm/kernel_va.h"
+#include "mm/tlb.h"
 #include "test/tests.h"
 
 namespace tests {
@@ -49,11 +50,13 @@ void cr3_noflush_readback(ktap::Test& t) {
     KT_EXPECT_EQ(t, x86::read_cr3(), mm::kernel_cr3());
     KT_EXPECT(t, x86::read_cr4() & x86::kCr4Pcide);
 
-    x86::write_cr3(root | 2 | x86::kCr3NoFlush);
-    const uint64_t with_pcid2 = x86::read_cr3();
+    // A PCID no address space uses (not ASI's restricted one: that would leave the kernel
+    // root's translations cached under it, reachable after the next no-flush asi_enter).
+    x86::write_cr3(root | mm::tlb::kTestPcid | x86::kCr3NoFlush);
+    const uint64_t with_test_pcid = x86::read_cr3();
     x86::write_cr3(mm::kernel_cr3() | x86::kCr3NoFlush);
     const uint64_t back = x86::read_cr3();
-    KT_EXPECT_EQ(t, with_pcid2, root | 2);
+    KT_EXPECT_EQ(t, with_test_pcid, root | mm::tlb::kTestPcid);
     KT_EXPECT_EQ(t, back, mm::kernel_cr3());
 }
 

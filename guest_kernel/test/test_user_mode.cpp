@@ -10,6 +10,7 @@
 #include "arch/x86/traps.h"
 #include "arch/x86/tss.h"
 #include "lib/string.h"
+#include "mm/asi/asi.h"
 #include "mm/early_frame_allocator.h"
 #include "mm/kernel_mappings.h"
 #include "mm/kernel_va.h"
@@ -72,6 +73,7 @@ struct Entry {
 
 void enter(void* arg) {
     const Entry* e = static_cast<const Entry*>(arg);
+    asi::prepare_return_to_user();
     enter_user(e->rip, e->rsp);
 }
 

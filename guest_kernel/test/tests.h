@@ -26,5 +26,15 @@ void user_mode(ktap::Test& t);
 // test_cpu.cpp
 void rdtsc_monotonic(ktap::Test& t);
 void cpuid_features(ktap::Test& t);
+// test_asi.cpp
+void asi_state(ktap::Test& t);
+void asi_fault_exit(ktap::Test& t);
+void asi_address_space_shape(ktap::Test& t);
+// test_page_alloc.cpp
+void asi_sensitive_unmapped(ktap::Test& t);
+void asi_half_memory(ktap::Test& t);
+void page_alloc_stress(ktap::Test& t);
+// test_rfc_deferred.cpp
+void rfc_deferred_unmap(ktap::Test& t);
 
 }  // namespace tests

@@ -70,7 +70,9 @@ struct WorkloadSummary {
 };
 
 // Callbacks around each allocation and free. The guest's on_alloc writes a secret pattern
-// into sensitive pages so that the oracle's residue rule has something to find.
+// into sensitive pages so that the oracle's residue rule has something to find. A Hooks
+// type may also have `void between_ops()`, called before every operation (the guest enters
+// the restricted address space there: kernel code runs mostly restricted).
 struct NoHooks {
     void on_alloc(uint64_t, uint32_t, gfp_t, uint64_t) {}
     void on_free(uint64_t, uint32_t, gfp_t) {}
@@ -180,6 +182,7 @@ public:
     }
 
     void tick() {
+        if constexpr (requires(Hooks& h) { h.between_ops(); }) hooks_.between_ops();
         ++s_.ops;
         if (params_.deferred_every != 0 && s_.ops % params_.deferred_every == 0) deferred();
     }

@@ -58,5 +58,7 @@ void detect_features() {
 }
 
 const Features& features() { return g_features; }
+void clear_pcid_feature() { g_features.pcid = false; }
+void clear_invpcid_feature() { g_features.invpcid = false; }
 
 }  // namespace x86

@@ -22,5 +22,9 @@ struct Features {
 
 void detect_features();
 const Features& features();
+// Boot options `nopcid` and `noinvpcid` (Linux's names): the kernel behaves as if CPUID had
+// not reported the feature. Must run before the kernel address space is activated.
+void clear_pcid_feature();
+void clear_invpcid_feature();
 
 }  // namespace x86

@@ -8,6 +8,7 @@
 #include "drivers/debug_exit.h"
 #include "kernel/image.h"
 #include "lib/printf.h"
+#include "mm/asi/asi.h"
 
 namespace x86::traps {
 namespace {
@@ -62,6 +63,7 @@ void handle_user_trap(TrapFrame& f, const ExceptionRecord& rec) {
     if (g_user_hook == nullptr) oops(f, rec.cr2, "trap from user mode with no user context");
     switch (g_user_hook(f, rec)) {
         case UserTrapAction::kReturnToUser:
+            asi::prepare_return_to_user();
             return;
         case UserTrapAction::kAbandon:
             if (!recovery::armed()) oops(f, rec.cr2, "user context abandoned with nothing to resume");
@@ -107,6 +109,9 @@ extern "C" void trap_dispatch(x86::TrapFrame* frame) {
         traps::handle_user_trap(f, rec);
         return;
     }
+    // ASI: a fault on memory only the unrestricted space maps leaves the restricted space
+    // and retries the access, before any fixup sees it (a probe of such memory succeeds).
+    if (f.vector == idt::kPageFault && asi::handle_page_fault(f, cr2)) return;
     if (traps::fixable(f.vector)) {
         if (const extable::Entry* e = extable::search(f.rip)) {
             extable::note_exception(rec);
