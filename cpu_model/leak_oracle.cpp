@@ -70,6 +70,15 @@ void LeakOracle::remember_frame(uint64_t frame, const char* note) {
     if (h.size() > kHistory) h.pop_front();
 }
 
+// An allocation or free goes into the history of each frame it covers, or of each 2 MiB
+// block for pageblock-sized ones (report() looks up both keys), so that the cost follows
+// events rather than the number of frames they cover.
+void LeakOracle::remember_block(uint64_t pa, uint64_t order, const char* note) {
+    const uint64_t base = pa & ~0xfffull, size = 4096ull << order;
+    const uint64_t step = order >= 9 ? (1ull << 21) : 4096;
+    for (uint64_t k = base & ~(step - 1); k < base + size; k += step) remember_frame(k, note);
+}
+
 void LeakOracle::remember_vcpu(unsigned v, const char* note) {
     if (v >= vcpu_history_.size()) return;
     auto& h = vcpu_history_[v];
@@ -172,9 +181,9 @@ void LeakOracle::on_tracepoint(const emu::Event& e) {
         case asi_abi::kTracePageAlloc: {
             if (order > 18) return;
             const bool sensitive = gfp & asi_abi::kGfpSensitive;
+            remember_block(pa, order, sensitive ? "allocated sensitive" : "allocated nonsensitive");
             for (uint64_t f = pa & ~0xfffull; f < (pa & ~0xfffull) + (4096ull << order); f += 4096) {
                 ledger_.allocate(f, sensitive, owner);
-                remember_frame(f, sensitive ? "allocated sensitive" : "allocated nonsensitive");
                 if (sensitive) frame_became_sensitive(f);
                 else if (ledger_.residue(f)) check_restricted_mappings(f, true);
             }
@@ -182,6 +191,7 @@ void LeakOracle::on_tracepoint(const emu::Event& e) {
         }
         case asi_abi::kTracePageFree: {
             if (order > 18) return;
+            remember_block(pa, order, "freed");
             for (uint64_t f = pa & ~0xfffull; f < (pa & ~0xfffull) + (4096ull << order); f += 4096) {
                 // R5: a frame that a paging-structure cache may still use as a table is reused.
                 for (const TableHolder& h : tlb_.table_holders(f)) {
@@ -191,7 +201,6 @@ void LeakOracle::on_tracepoint(const emu::Event& e) {
                                hex(h.va) + " that points to this table frame");
                     break;
                 }
-                remember_frame(f, "freed");
                 ledger_.free(f);
             }
             break;

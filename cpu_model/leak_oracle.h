@@ -100,6 +100,7 @@ private:
     void report(Rule rule, unsigned v, uint16_t pcid, uint64_t va, uint64_t frame, std::string how);
     void remember_frame(uint64_t frame, const char* note);
     void remember_vcpu(unsigned v, const char* note);
+    void remember_block(uint64_t pa, uint64_t order, const char* note);
 
     CpuProfile profile_;
     FrameContentSource& content_;
