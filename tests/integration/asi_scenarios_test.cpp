@@ -17,16 +17,11 @@ using testutil::run_asi_emu;
 
 namespace {
 
-const std::string kGuest = ASI_GUEST_IMAGE;
-bool have_guest() { return !kGuest.empty() && std::filesystem::exists(kGuest); }
+const std::string& kGuest = testutil::guest_image();
+using testutil::have_guest;
+using testutil::json_field;
 constexpr const char* kShortRun = "ops=2000";
 
-std::string json_field(const std::string& json, const std::string& key) {
-    const auto p = json.find("\"" + key + "\": ");
-    if (p == std::string::npos) return "";
-    const auto start = p + key.size() + 4;
-    return json.substr(start, json.find_first_of(",\n}", start) - start);
-}
 
 std::string temp(const std::string& name) {
     return ::testing::TempDir() + "asi-scenario-" + std::to_string(getpid()) + "-" + name;

@@ -13,9 +13,10 @@ using testutil::run_asi_emu;
 
 namespace {
 
-const std::string kGuest = ASI_GUEST_IMAGE;
+const std::string& kGuest = testutil::guest_image();
+using testutil::have_guest;
+using testutil::json_field;
 
-bool have_guest() { return !kGuest.empty() && std::filesystem::exists(kGuest); }
 
 struct KtapResult {
     int planned = -1;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -70,5 +71,19 @@ ProcessResult run_asi_emu(const std::vector<std::string>& args, int timeout_seco
 }
 
 std::string test_image(const std::string& name) { return std::string(ASI_TEST_IMAGE_DIR) + "/" + name + ".elf"; }
+
+const std::string& guest_image() {
+    static const std::string path = ASI_GUEST_IMAGE;
+    return path;
+}
+
+bool have_guest() { return !guest_image().empty() && std::filesystem::exists(guest_image()); }
+
+std::string json_field(const std::string& json, const std::string& key) {
+    const auto p = json.find("\"" + key + "\": ");
+    if (p == std::string::npos) return "";
+    const auto start = p + key.size() + 4;
+    return json.substr(start, json.find_first_of(",\n}", start) - start);
+}
 
 }  // namespace testutil

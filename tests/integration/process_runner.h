@@ -16,4 +16,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seco
 ProcessResult run_asi_emu(const std::vector<std::string>& args, int timeout_seconds = 300);
 std::string test_image(const std::string& name);  // path of a test image built by CMake
 
+// The guest kernel this build produced, and whether it exists.
+const std::string& guest_image();
+bool have_guest();
+// The raw text of `"key": value` in asi-emu's --json output ("" when absent).
+std::string json_field(const std::string& json, const std::string& key);
+
 }  // namespace testutil

@@ -13,7 +13,9 @@
 
 namespace {
 
-const std::string kGuest = ASI_GUEST_IMAGE;
+const std::string& kGuest = testutil::guest_image();
+using testutil::have_guest;
+using testutil::json_field;
 const char* kQemu = "/usr/bin/qemu-system-x86_64";
 
 std::map<std::string, std::string> ktap_results(const std::string& console) {

@@ -15,8 +15,9 @@ using testutil::run_asi_emu;
 
 namespace {
 
-const std::string kGuest = ASI_GUEST_IMAGE;
-bool have_guest() { return !kGuest.empty() && std::filesystem::exists(kGuest); }
+const std::string& kGuest = testutil::guest_image();
+using testutil::have_guest;
+using testutil::json_field;
 
 std::string temp(const std::string& name) { return ::testing::TempDir() + "asi-emu-" + name; }
 
@@ -30,12 +31,6 @@ void write_all(const std::string& path, const std::vector<char>& bytes) {
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-std::string json_field(const std::string& json, const std::string& key) {
-    const auto p = json.find("\"" + key + "\": ");
-    if (p == std::string::npos) return "";
-    const auto start = p + key.size() + 4;
-    return json.substr(start, json.find_first_of(",\n}", start) - start);
-}
 
 class TraceTools : public ::testing::Test {
 protected:
