@@ -27,6 +27,10 @@ struct BootLayout {
 };
 
 inline constexpr uint64_t kMinRamSize = 16ull << 20;
+inline constexpr uint32_t kMaxVcpus = 64;
+inline constexpr uint64_t kBootStackPerCpu = 1024;
+inline constexpr uint64_t kMinQuantum = 100;
+inline constexpr uint64_t kMaxQuantum = 1ull << 32;
 inline constexpr uint64_t kMaxRamSize = 64ull << 30;
 
 // Writes everything into ram (the image's segments must already be loaded). Returns the

@@ -18,6 +18,10 @@ const char* event_kind_name(EventKind kind) {
         case EventKind::TableEntry: return "table-entry";
         case EventKind::FrameContent: return "frame-content";
         case EventKind::VcpuState: return "vcpu-state";
+        case EventKind::Slice: return "slice";
+        case EventKind::Ipi: return "ipi";
+        case EventKind::Interrupt: return "interrupt";
+        case EventKind::Halt: return "halt";
     }
     return "unknown";
 }

@@ -23,7 +23,15 @@ enum class EventKind : uint8_t {
     TableEntry = 12,     // a0 = table frame, a1 = index, a2 = value (non-zero entries only)
     FrameContent = 13,   // a0 = 4 KiB frame, a1 = 1 when every byte is zero
     VcpuState = 14,      // a0 = CR0, a1 = CR3, a2 = CR4: the vCPU's state at power-on
+    // SMP (emu/smp_scheduler.h): the schedule and the interrupt traffic, so that a trace
+    // shows which vCPU ran when and why it stopped.
+    Slice = 15,      // a vCPU's time slice begins: a0 = its clock, a1 = the slice's end clock
+    Ipi = 16,        // a0 = destination vCPU, a1 = vector, a2 = ICR value (one per destination)
+    Interrupt = 17,  // delivered through the IDT: a0 = vector, a1 = source (kInterruptSource*)
+    Halt = 18,       // a0 = 1 parked by HLT, 0 woken; a1 = the vCPU's clock
 };
+
+inline constexpr uint64_t kInterruptSourceIpi = 0, kInterruptSourceTimer = 1;
 
 const char* event_kind_name(EventKind kind);
 

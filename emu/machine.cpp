@@ -10,6 +10,11 @@
 namespace emu {
 
 Machine::Machine(const MachineConfig& config) : config_(config) {
+    if (config_.smp < 1 || config_.smp > kMaxVcpus)
+        throw MachineError(kExitBadInput, "bad --smp: between 1 and " + std::to_string(kMaxVcpus) + " vCPUs");
+    if (config_.quantum < kMinQuantum || config_.quantum > kMaxQuantum)
+        throw MachineError(kExitBadInput, "bad --quantum: between " + std::to_string(kMinQuantum) + " and " +
+                                              std::to_string(kMaxQuantum) + " guest instructions");
     if (config_.ram_size < kMinRamSize || config_.ram_size > kMaxRamSize || (config_.ram_size & 0xfff))
         throw MachineError(kExitBadInput, "bad --mem: RAM must be a multiple of 4 KiB between 16 MiB and 64 GiB");
 
@@ -56,6 +61,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
     BootParameters params;
     params.cmdline = config_.cmdline;
     params.seed = config_.seed;
+    params.cpu_count = config_.smp;
     BootLayout layout;
     try {
         layout = prepare_boot(ram, image_, params);
@@ -82,7 +88,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
         auto profile = cpu_model::find_cpu_profile(config_.cpu_profile);
         if (!profile) throw MachineError(kExitBadInput, "unknown --cpu-profile " + config_.cpu_profile);
         oracle_inputs_ = std::make_unique<LiveOracleInputs>(shared_.ram);
-        oracle_ = std::make_unique<cpu_model::LeakOracle>(config_.ram_size, 1, *profile, *oracle_inputs_,
+        oracle_ = std::make_unique<cpu_model::LeakOracle>(config_.ram_size, config_.smp, *profile, *oracle_inputs_,
                                                           *oracle_inputs_);
         oracle_filter_ = std::make_unique<OracleFilter>(*oracle_);
         shared_.table_filter = oracle_filter_.get();
@@ -97,7 +103,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
         header.image_hash = image_.content_hash;
         header.config = config_string();
         header.cpu_profile = config_.cpu_profile;
-        header.vcpu_count = 1;
+        header.vcpu_count = config_.smp;
         try {
             trace_ = std::make_unique<trace::TraceWriter>(config_.trace_path, header);
         } catch (const std::exception& e) {
@@ -110,15 +116,27 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
     shared_.maxphyaddr = static_cast<int>(cpuid_.lookup(0x80000008u, 0, 0).eax & 0xff);
     if (shared_.maxphyaddr < 36 || shared_.maxphyaddr > 52) shared_.maxphyaddr = 40;
 
-    auto cpu = std::make_unique<backend::Vcpu>(0, shared_);
-    if (auto err = cpu->init({image_.entry, layout.stack_top, layout.boot_info_pa, layout.boot_cr3}))
-        throw MachineError(kExitInternalError, "cannot start vCPU 0: " + *err);
-    vcpus_.push_back(std::move(cpu));
+    scheduler_ = std::make_unique<SmpScheduler>(config_.quantum);
+    shared_.router = scheduler_.get();
+    std::vector<backend::Vcpu*> cpus;
+    for (uint32_t id = 0; id < config_.smp; ++id) {
+        auto cpu = std::make_unique<backend::Vcpu>(id, shared_);
+        current_ = cpu.get();
+        // asi_emu_abi.h "SMP": every vCPU powers on at the entry with its own boot info and stack.
+        if (auto err = cpu->init({image_.entry, layout.stack_top - id * kBootStackPerCpu,
+                                  layout.boot_info_pa + id * 4096ull, layout.boot_cr3}))
+            throw MachineError(kExitInternalError, "cannot start vCPU " + std::to_string(id) + ": " + *err);
+        cpus.push_back(cpu.get());
+        vcpus_.push_back(std::move(cpu));
+    }
+    scheduler_->attach(cpus);
 }
 
 std::string Machine::config_string() const {
     return "image=" + config_.image_path + " mem=" + std::to_string(config_.ram_size) +
-           " seed=" + std::to_string(config_.seed) + " cpus=1 append=" + config_.cmdline;
+           " seed=" + std::to_string(config_.seed) + " cpus=" + std::to_string(config_.smp) +
+           (config_.smp > 1 ? " quantum=" + std::to_string(config_.quantum) : std::string()) +
+           " append=" + config_.cmdline;
 }
 
 void Machine::dispatch(const Event& e) {
@@ -132,9 +150,10 @@ void Machine::dispatch(const Event& e) {
     }
     if (trace_) trace_->on_event(e);
     for (EventSink* s : sinks_) s->on_event(e);
-    if (oracle_ && config_.stop_on_violation && oracle_->violation_count() > reported_violations_ && !vcpus_.empty()) {
+    if (oracle_ && config_.stop_on_violation && oracle_->violation_count() > reported_violations_ &&
+        e.vcpu < vcpus_.size()) {
         reported_violations_ = oracle_->violation_count();
-        vcpus_.front()->request_stop(backend::StopKind::OracleViolation, "the leak oracle reported a violation");
+        vcpus_[e.vcpu]->request_stop(backend::StopKind::OracleViolation, "the leak oracle reported a violation");
     }
 }
 
@@ -145,8 +164,12 @@ Machine::~Machine() {
 
 RunOutcome Machine::run() {
     RunOutcome out;
-    backend::Vcpu& cpu = *vcpus_.front();
-    const backend::StopInfo stop = cpu.run();
+    const ScheduleOutcome scheduled = scheduler_->run();
+    const backend::StopInfo& stop = scheduled.stop;
+    backend::Vcpu& cpu = *vcpus_[scheduled.vcpu];
+    out.stopped_vcpu = scheduled.vcpu;
+    out.rounds = scheduler_->rounds();
+    out.time_jumps = scheduler_->time_jumps();
     out.detail = stop.detail;
     switch (stop.kind) {
         case backend::StopKind::GuestExit:
@@ -155,11 +178,17 @@ RunOutcome Machine::run() {
             out.exit_code = out.guest_value.value_or(1) == 0 ? kExitOk : kExitGuestFailure;
             break;
         case backend::StopKind::Halted:
-            // One vCPU and no interrupt source yet: a halted CPU never wakes.
+            // Every vCPU parked and nothing left that could wake one: a guest hang.
             out.outcome = "guest-halted";
-            out.detail = (cpu.interrupts_enabled() ? "hlt with nothing left that could wake it ("
-                                                    : "hlt with interrupts disabled (") + stop.detail + ")";
+            if (vcpus_.size() == 1)
+                out.detail = (cpu.interrupts_enabled() ? "hlt with nothing left that could wake it ("
+                                                        : "hlt with interrupts disabled (") + stop.detail + ")";
             out.exit_code = kExitGuestCrash;
+            break;
+        case backend::StopKind::SliceEnd:
+        case backend::StopKind::Resume:
+            out.outcome = "internal-error";
+            out.exit_code = kExitInternalError;
             break;
         case backend::StopKind::InsnLimit:
             out.outcome = "insn-limit";
@@ -204,7 +233,10 @@ RunOutcome Machine::run() {
     }
     if (out.exit_code >= kExitGuestCrash) out.register_dump = cpu.register_dump();
     serial_->flush();
-    out.stats = cpu.stats();
+    for (const auto& v : vcpus_) {
+        out.per_vcpu.push_back(v->stats());
+        out.stats += v->stats();
+    }
     out.privileged_sites = scan_.instructions().size();
     return out;
 }

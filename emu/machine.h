@@ -20,6 +20,7 @@
 #include "emu/exit_codes.h"
 #include "emu/oracle_inputs.h"
 #include "emu/run_stats.h"
+#include "emu/smp_scheduler.h"
 #include "emu/tlb_stats.h"
 #include "emu/trace/trace_writer.h"
 #include "cpu_model/cpu_profile.h"
@@ -40,6 +41,8 @@ struct MachineConfig {
     bool stop_on_violation = false;
     bool paranoid = false;
     bool tlb_stats = false;
+    uint32_t smp = 1;                       // vCPUs, 1-64
+    uint64_t quantum = kDefaultQuantum;     // time slice, in guest instructions
 };
 
 // A failure before the guest runs, with the exit code it maps to.
@@ -58,7 +61,10 @@ struct RunOutcome {
     std::optional<uint32_t> guest_value;
     std::string detail;
     std::string register_dump;
-    RunStats stats;
+    RunStats stats;                   // all vCPUs
+    std::vector<RunStats> per_vcpu;
+    uint32_t stopped_vcpu = 0;        // the vCPU whose stop ended the run
+    uint64_t rounds = 0, time_jumps = 0;
     uint64_t privileged_sites = 0;
     bool oracle_enabled = false;
     std::vector<cpu_model::Violation> violations;
@@ -122,7 +128,9 @@ private:
     std::unique_ptr<TlbStats> tlb_stats_;
     uint64_t reported_violations_ = 0;
     backend::VcpuShared shared_;
+    std::unique_ptr<SmpScheduler> scheduler_;
     std::vector<std::unique_ptr<backend::Vcpu>> vcpus_;
+    backend::Vcpu* current_ = nullptr;  // the vCPU whose event is being dispatched
 };
 
 }  // namespace emu

@@ -17,6 +17,15 @@ struct RunStats {
     uint64_t syscalls = 0;
     uint64_t tracepoints = 0;
     uint64_t port_writes = 0;
+    // SMP and the local APIC.
+    uint64_t idle = 0;               // clock ticks spent halted or given up by PAUSE
+    uint64_t slices = 0;
+    uint64_t halts = 0;              // HLTs that parked the vCPU
+    uint64_t pause_exits = 0;        // PAUSEs that ended the slice
+    uint64_t interrupts = 0;         // external interrupts delivered through the IDT
+    uint64_t timer_interrupts = 0;
+    uint64_t ipis_sent = 0;          // one per destination
+    uint64_t ipis_received = 0;
 
     RunStats& operator+=(const RunStats& o) {
         instructions += o.instructions; blocks += o.blocks;
@@ -24,6 +33,9 @@ struct RunStats {
         cr3_loads += o.cr3_loads; cr3_noflush_loads += o.cr3_noflush_loads;
         invlpg += o.invlpg; invpcid += o.invpcid; aliases_mapped += o.aliases_mapped;
         syscalls += o.syscalls; tracepoints += o.tracepoints; port_writes += o.port_writes;
+        idle += o.idle; slices += o.slices; halts += o.halts; pause_exits += o.pause_exits;
+        interrupts += o.interrupts; timer_interrupts += o.timer_interrupts;
+        ipis_sent += o.ipis_sent; ipis_received += o.ipis_received;
         return *this;
     }
 };

@@ -101,6 +101,12 @@ std::string describe_event(const Event& e) {
         case EventKind::TableSnapshot: return "table snapshot " + hex(a[0]);
         case EventKind::TableEntry: return "table entry " + hex(a[0]) + "[" + std::to_string(a[1]) + "] = " + hex(a[2]);
         case EventKind::FrameContent: return "frame " + hex(a[0]) + (a[1] ? " is zero" : " is not zero");
+        case EventKind::Slice: return "time slice from clock " + std::to_string(a[0]) + " to " + std::to_string(a[1]);
+        case EventKind::Ipi:
+            return "IPI vector " + hex(a[1]) + " to vCPU " + std::to_string(a[0]) + " (ICR " + hex(a[2]) + ")";
+        case EventKind::Interrupt:
+            return "interrupt vector " + hex(a[0]) + (a[1] == kInterruptSourceTimer ? " (APIC timer)" : " (IPI)");
+        case EventKind::Halt: return a[0] ? "HLT: parked" : "woken from HLT";
     }
     return event_kind_name(e.kind);
 }

@@ -30,6 +30,7 @@ struct SegmentCache {
 
 // QEMU hflags bits (target/i386/cpu.h).
 constexpr uint32_t kHflagCplMask = 3u;
+constexpr uint32_t kHflagInhibitIrq = 1u << 3;  // the instruction after STI or MOV SS (SDM vol. 3A 6.8.3)
 constexpr uint32_t kHflagCs32 = 1u << 4;
 constexpr uint32_t kHflagSs32 = 1u << 5;
 constexpr uint32_t kHflagLma = 1u << 14;

@@ -54,7 +54,7 @@ CpuidTable CpuidTable::probe() {
     t.leaves_[{0, 0}].eax = t.max_basic_;
     t.leaves_[{0x80000000u, 0}].eax = t.max_extended_;
     CpuidResult& l1 = t.leaves_[{1, 0}];
-    l1.ecx = (l1.ecx | kLeaf1EcxPcid) & ~(kLeaf1EcxX2apic | kLeaf1EcxHypervisor);
+    l1.ecx = (l1.ecx | kLeaf1EcxPcid | kLeaf1EcxX2apic) & ~kLeaf1EcxHypervisor;  // x2APIC: emu/devices/local_apic.h
     CpuidResult& l7 = t.leaves_[{7, 0}];
     l7.ebx = (l7.ebx | kLeaf7EbxInvpcid) & ~(kLeaf7EbxSmep | kLeaf7EbxSmap);
     CpuidResult& e1 = t.leaves_[{0x80000001u, 0}];

@@ -26,7 +26,7 @@ GuestEvent gp0(uint64_t rip) {
 
 }  // namespace
 
-uint64_t Vcpu::tsc() const { return icount_ + tsc_offset_; }
+uint64_t Vcpu::tsc() const { return clock() + tsc_offset_; }
 
 void Vcpu::skip(const PrivilegedInsn& insn) {
     const uint64_t next = insn.address + insn.size;
@@ -58,7 +58,9 @@ bool Vcpu::emulate(const PrivilegedInsn& insn) {
         case PrivilegedKind::MovToCr0:
         case PrivilegedKind::MovToCr4: note_cr_write(insn); return false;
         case PrivilegedKind::Invlpg: note_invlpg(insn); return false;
-        case PrivilegedKind::Hlt: halt_at_ = insn.address; return false;
+        case PrivilegedKind::Hlt: return emulate_hlt(insn);
+        case PrivilegedKind::Sti: return emulate_sti(insn);
+        case PrivilegedKind::Pause: return emulate_pause(insn);
         case PrivilegedKind::PortOut: out_rip_ = insn.address; return false;
         case PrivilegedKind::RepStos: return emulate_rep_stos(insn);
         case PrivilegedKind::Rdtsc:
@@ -198,6 +200,7 @@ void Vcpu::note_invlpg(const PrivilegedInsn& insn) {
 bool Vcpu::emulate_rdmsr(const PrivilegedInsn& insn) {
     if (cpl() != 0) return false;
     const uint32_t msr = static_cast<uint32_t>(reg(UC_X86_REG_RCX));
+    if (devices::LocalApic::is_apic_msr(msr)) return emulate_apic_rdmsr(insn, msr);
     uint64_t value;
     if (msr == kMsrEfer) {
         uc_x86_msr m{kMsrEfer, 0};
@@ -220,8 +223,9 @@ bool Vcpu::emulate_wrmsr(const PrivilegedInsn& insn) {
     const uint32_t msr = static_cast<uint32_t>(reg(UC_X86_REG_RCX));
     const uint64_t value = (reg(UC_X86_REG_RDX) << 32) | (reg(UC_X86_REG_RAX) & 0xffffffffull);
     emit(EventKind::MsrWrite, insn.address, {msr, value});
+    if (devices::LocalApic::is_apic_msr(msr)) return emulate_apic_wrmsr(insn, msr, value);
     if (msr == kMsrTsc) {
-        tsc_offset_ = value - icount_;
+        tsc_offset_ = value - clock();
         skip(insn);
         return true;
     }

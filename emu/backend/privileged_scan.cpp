@@ -23,6 +23,8 @@ const char* privileged_kind_name(PrivilegedKind k) {
         case PrivilegedKind::Hlt: return "hlt";
         case PrivilegedKind::PortOut: return "out";
         case PrivilegedKind::RepStos: return "rep-stos";
+        case PrivilegedKind::Pause: return "pause";
+        case PrivilegedKind::Sti: return "sti";
     }
     return "?";
 }
@@ -120,6 +122,8 @@ std::optional<PrivilegedInsn> PrivilegedScan::classify(const cs_insn* insn) cons
         case X86_INS_RDSEED: kind = PrivilegedKind::Rdseed; break;
         case X86_INS_HLT: kind = PrivilegedKind::Hlt; break;
         case X86_INS_OUT: kind = PrivilegedKind::PortOut; break;
+        case X86_INS_PAUSE: kind = PrivilegedKind::Pause; break;
+        case X86_INS_STI: kind = PrivilegedKind::Sti; break;
         case X86_INS_STOSB:
         case X86_INS_STOSW:
         case X86_INS_STOSD:

@@ -20,6 +20,8 @@ enum class PrivilegedKind : uint8_t {
     MovToCr0, MovToCr3, MovToCr4, Invlpg, Invpcid, Wrmsr, Rdmsr, Rdtsc, Rdtscp, Rdrand, Rdseed, Hlt,
     PortOut,  // not emulated: hooked so that port writes (tracepoints) carry their exact RIP
     RepStos,  // carried out on the host buffer (DESIGN 4.11): guest stores are slow in 2.0.1
+    Pause,    // ends the time slice when other vCPUs could run (pause-loop exiting)
+    Sti,      // opens the interrupt window: a pending interrupt is delivered after it
 };
 const char* privileged_kind_name(PrivilegedKind k);
 

@@ -1,6 +1,7 @@
 #include "mmu/hex.h"
 #include "emu/backend/vcpu.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -30,7 +31,7 @@ using mmu::hex;
 
 Vcpu::Vcpu(uint32_t id, VcpuShared& shared)
     : id_(id), shared_(shared), rng_(shared.seed ^ (0x9e3779b97f4a7c15ull * (id + 1))),
-      block_cache_(kBlockCacheSize) {
+      apic_(id), block_cache_(kBlockCacheSize) {
     insn_limit_ = shared.max_insns ? shared.max_insns : UINT64_MAX;
 }
 
@@ -194,12 +195,51 @@ void Vcpu::on_block(uc_engine*, uint64_t address, uint32_t size, void* p) {
                    "CPL 0 executes outside the scanned kernel text at " + self->describe_rip(address));
         return;
     }
+    // A stop in the block hook keeps the block from executing, so it is not counted.
+    if (__builtin_expect(self->icount_ >= self->next_stop_, 0)) {
+        self->on_threshold(address);
+        if (self->stop_) return;
+    }
     self->icount_ += e.count;
     ++self->stats_.blocks;
     if (self->shared_.tlb_stats) self->count_translation(address, true, false);
-    if (__builtin_expect(self->icount_ >= self->insn_limit_, 0))
-        self->stop(StopKind::InsnLimit, "instruction limit " + std::to_string(self->shared_.max_insns) +
-                                            " reached at " + self->describe_rip(address));
+}
+
+// The block hook reached next_stop_: a deferred stop, the instruction limit, the end of the
+// slice or a timer deadline. The last two go back to the run loop, which sorts them out.
+void Vcpu::on_threshold(uint64_t address) {
+    if (deferred_stop_) {
+        const StopKind kind = *deferred_stop_;
+        deferred_stop_.reset();
+        stop(kind, "");
+        return;
+    }
+    if (clock() >= insn_limit_) {
+        stop(StopKind::InsnLimit,
+             "instruction limit " + std::to_string(shared_.max_insns) + " reached at " + describe_rip(address));
+        return;
+    }
+    stop(StopKind::Resume, "");
+}
+
+void Vcpu::defer_stop(StopKind kind) {
+    deferred_stop_ = kind;
+    next_stop_ = 0;
+}
+
+void Vcpu::arm_next_stop() {
+    if (deferred_stop_) {
+        next_stop_ = 0;
+        return;
+    }
+    uint64_t until = std::min({insn_limit_, slice_end_, apic_.timer_deadline()});
+    next_stop_ = until == UINT64_MAX ? UINT64_MAX : until > idle_ ? until - idle_ : 0;
+}
+
+void Vcpu::advance_idle_to(uint64_t c) {
+    if (c <= clock()) return;
+    stats_.idle += c - clock();
+    idle_ = c - icount_;
 }
 
 void Vcpu::on_privileged(uc_engine*, uint64_t address, uint32_t, void* p) {
@@ -490,8 +530,10 @@ std::optional<std::string> Vcpu::validate_root(uint64_t cr3) {
     return problem;
 }
 
-StopInfo Vcpu::run() {
+StopInfo Vcpu::run(uint64_t slice_end) {
     stop_.reset();
+    slice_end_ = slice_end;
+    ++stats_.slices;
     for (;;) {
         if (pending_) {
             GuestEvent ev = *pending_;
@@ -499,15 +541,31 @@ StopInfo Vcpu::run() {
             raise(ev);
             if (stop_) break;
         }
-        halt_at_ = UINT64_MAX;
-        const uint64_t start = reg(UC_X86_REG_RIP);
-        const uc_err err = uc_emu_start(uc_, start, kNeverAddress, 0, 0);
+        service_timer();
+        deliver_interrupt(false);
         if (stop_) break;
-        if (pending_) continue;
-        if (err == UC_ERR_OK && halt_at_ != UINT64_MAX && reg(UC_X86_REG_RIP) == halt_at_ + 1) {
-            stop_ = StopInfo{StopKind::Halted, "hlt at " + hex(halt_at_)};
+        if (halted_) {
+            stop_ = StopInfo{StopKind::Halted, "parked by hlt at " + hex(reg(UC_X86_REG_RIP) - 1)};
             break;
         }
+        if (clock() >= insn_limit_) {
+            stop_ = StopInfo{StopKind::InsnLimit, "instruction limit " + std::to_string(shared_.max_insns) +
+                                                      " reached at " + describe_rip(reg(UC_X86_REG_RIP))};
+            break;
+        }
+        if (clock() >= slice_end_) {
+            stop_ = StopInfo{StopKind::SliceEnd, ""};
+            break;
+        }
+        arm_next_stop();
+        const uint64_t start = reg(UC_X86_REG_RIP);
+        const uc_err err = uc_emu_start(uc_, start, kNeverAddress, 0, 0);
+        if (stop_ && stop_->kind == StopKind::Resume) {
+            stop_.reset();
+            continue;
+        }
+        if (stop_) break;
+        if (pending_) continue;
         if (err == UC_ERR_OK) {
             stop_ = StopInfo{StopKind::BackendError, "emulation stopped for no reason at " +
                                                          describe_rip(reg(UC_X86_REG_RIP))};

@@ -19,6 +19,7 @@
 #include "emu/backend/exception_delivery.h"
 #include "emu/backend/memory_windows.h"
 #include "emu/backend/privileged_scan.h"
+#include "emu/devices/local_apic.h"
 #include "emu/devices/port_bus.h"
 #include "emu/events.h"
 #include "emu/run_stats.h"
@@ -32,7 +33,9 @@ namespace emu::backend {
 
 enum class StopKind {
     GuestExit,        // isa-debug-exit written
-    Halted,           // HLT executed (the machine decides whether anything can wake it)
+    Halted,           // parked by HLT (RIP after it); the machine decides what can wake it
+    SliceEnd,         // the time slice is used up (or given up by PAUSE)
+    Resume,           // internal: back to the run loop (interrupt window, timer), never returned
     InsnLimit,        // --max-insns reached
     TripleFault,
     ForbiddenAccess,  // a guest access the backend must refuse (text write, unscanned code, ...)
@@ -52,6 +55,14 @@ public:
     virtual bool is_table_frame(uint64_t pa) const = 0;
 };
 
+// The machine's interrupt fabric: routes an IPI from one local APIC to its destinations.
+class InterruptRouter {
+public:
+    virtual ~InterruptRouter() = default;
+    virtual void send_ipi(uint32_t from, const devices::IpiRequest& ipi) = 0;
+    virtual uint32_t vcpu_count() const = 0;
+};
+
 struct VcpuShared {
     mmu::PhysicalMemory ram;
     const PrivilegedScan* scan = nullptr;
@@ -60,6 +71,7 @@ struct VcpuShared {
     devices::PortBus* ports = nullptr;
     EventSink* events = nullptr;
     const TableFrameFilter* table_filter = nullptr;  // null: page-table writes not observed
+    InterruptRouter* router = nullptr;
     std::vector<PhysRange> text;
     uint64_t max_insns = 0;  // 0: unlimited
     uint64_t seed = 0;
@@ -81,11 +93,27 @@ public:
 
     // Maps memory, installs hooks, loads the 64-bit boot state. Error text on failure.
     std::optional<std::string> init(const BootState& boot);
-    // Runs until something the machine must look at.
-    StopInfo run();
+    // Runs until the vCPU's clock reaches slice_end (SliceEnd) or something the machine must
+    // look at. Interrupts due are delivered first; a parked vCPU that nothing wakes returns
+    // Halted at once.
+    StopInfo run(uint64_t slice_end = UINT64_MAX);
 
     uint32_t id() const { return id_; }
     uint64_t icount() const { return icount_; }
+    // The vCPU's clock: guest instructions executed plus time spent halted or given up by
+    // PAUSE. The TSC and the APIC timer count it.
+    uint64_t clock() const { return icount_ + idle_; }
+    void advance_idle_to(uint64_t clock);
+    bool halted() const { return halted_; }
+    // A parked vCPU that would take an interrupt now (IF=1 and one deliverable).
+    bool can_wake_now() const;
+    // The clock at which a parked vCPU's own timer would wake it; UINT64_MAX if never.
+    uint64_t self_wake_time() const;
+    devices::LocalApic& apic() { return apic_; }
+    void note_ipi_received() { ++stats_.ipis_received; }
+    void note_ipi_sent(uint32_t dest, const devices::IpiRequest& ipi);
+    // The event that starts a time slice (the schedule is part of the trace).
+    void emit_slice(uint64_t slice_end) { emit(EventKind::Slice, reg(UC_X86_REG_RIP), {clock(), slice_end}); }
     const RunStats& stats() const { return stats_; }
     uint64_t reg(int uc_reg) const;
     bool interrupts_enabled() const;
@@ -137,6 +165,21 @@ private:
     std::optional<std::string> validate_root(uint64_t cr3);
     void paranoid_check_page_fault(const GuestEvent& ev);
     void stop(StopKind kind, std::string detail);
+    // Stops at the next block boundary: for hooks that moved RIP (Unicorn drops a
+    // uc_emu_stop made after a RIP write in a code hook and resumes at the new RIP).
+    void defer_stop(StopKind kind);
+    void arm_next_stop();
+    void on_threshold(uint64_t address);
+    // Local APIC (local_apic_glue.cpp).
+    bool emulate_apic_rdmsr(const PrivilegedInsn& insn, uint32_t msr);
+    bool emulate_apic_wrmsr(const PrivilegedInsn& insn, uint32_t msr, uint64_t value);
+    bool emulate_hlt(const PrivilegedInsn& insn);
+    bool emulate_sti(const PrivilegedInsn& insn);
+    bool emulate_pause(const PrivilegedInsn& insn);
+    void service_timer();
+    // Delivers the highest deliverable interrupt if RFLAGS.IF (and, unless ignore_shadow, the
+    // STI/MOV SS shadow) allows. True when one was delivered.
+    bool deliver_interrupt(bool ignore_shadow);
     std::string describe_rip(uint64_t rip) const;
 
     uint32_t id_;
@@ -146,13 +189,18 @@ private:
     std::vector<uc_hook> hooks_;
     RunStats stats_;
     uint64_t icount_ = 0;
-    uint64_t insn_limit_ = UINT64_MAX;
+    uint64_t idle_ = 0;
+    uint64_t insn_limit_ = UINT64_MAX;  // on the clock
+    uint64_t slice_end_ = UINT64_MAX;   // on the clock
+    uint64_t next_stop_ = UINT64_MAX;   // on icount: the block hook looks no further
+    std::optional<StopKind> deferred_stop_;
+    bool halted_ = false;
     uint64_t tsc_offset_ = 0;
     uint64_t shadow_efer_sce_ = 0;
     std::mt19937_64 rng_;
+    devices::LocalApic apic_;
     std::optional<GuestEvent> pending_;
     std::optional<StopInfo> stop_;
-    uint64_t halt_at_ = UINT64_MAX;
     uint64_t out_rip_ = 0;  // the scanned OUT about to execute (0: not a scanned one)
     std::set<uint64_t> validated_roots_;
     std::set<uint64_t> user_code_pages_;  // pages with a per-instruction user-code hook

@@ -28,6 +28,28 @@ void print_json(const RunOutcome& out, const std::string& image, const std::stri
     std::fflush(stdout);
 }
 
+void write_counters(JsonWriter& j, const RunStats& s) {
+    j.field("instructions", s.instructions);
+    j.field("translated_blocks_run", s.blocks);
+    j.field("exceptions_delivered", s.exceptions_delivered);
+    j.field("nested_faults", s.nested_faults);
+    j.field("cr3_loads", s.cr3_loads);
+    j.field("cr3_noflush_loads", s.cr3_noflush_loads);
+    j.field("invlpg", s.invlpg);
+    j.field("invpcid", s.invpcid);
+    j.field("aliases_mapped", s.aliases_mapped);
+    j.field("syscalls", s.syscalls);
+    j.field("tracepoints", s.tracepoints);
+    j.field("interrupts", s.interrupts);
+    j.field("timer_interrupts", s.timer_interrupts);
+    j.field("ipis_sent", s.ipis_sent);
+    j.field("ipis_received", s.ipis_received);
+    j.field("halts", s.halts);
+    j.field("pause_exits", s.pause_exits);
+    j.field("idle_ticks", s.idle);
+    j.field("slices", s.slices);
+}
+
 void write_run_json(JsonWriter& j, const RunOutcome& out, const std::string& image, const std::string& error) {
     j.field("image", image);
     j.field("outcome", out.outcome);
@@ -36,18 +58,21 @@ void write_run_json(JsonWriter& j, const RunOutcome& out, const std::string& ima
     else j.null_field("guest_exit_value");
     j.field("detail", error.empty() ? out.detail : error);
     j.begin_object("counters");
-    j.field("instructions", out.stats.instructions);
-    j.field("translated_blocks_run", out.stats.blocks);
-    j.field("exceptions_delivered", out.stats.exceptions_delivered);
-    j.field("nested_faults", out.stats.nested_faults);
-    j.field("cr3_loads", out.stats.cr3_loads);
-    j.field("cr3_noflush_loads", out.stats.cr3_noflush_loads);
-    j.field("invlpg", out.stats.invlpg);
-    j.field("invpcid", out.stats.invpcid);
-    j.field("aliases_mapped", out.stats.aliases_mapped);
-    j.field("syscalls", out.stats.syscalls);
-    j.field("tracepoints", out.stats.tracepoints);
+    write_counters(j, out.stats);
     j.field("privileged_sites_hooked", out.privileged_sites);
+    j.end_object();
+    j.begin_object("smp");
+    j.field("vcpus", static_cast<uint64_t>(out.per_vcpu.size()));
+    j.field("rounds", out.rounds);
+    j.field("time_jumps", out.time_jumps);
+    j.field("stopped_vcpu", static_cast<uint64_t>(out.stopped_vcpu));
+    j.end_object();
+    j.begin_object("per_vcpu");
+    for (size_t i = 0; i < out.per_vcpu.size(); ++i) {
+        j.begin_object(std::to_string(i).c_str());
+        write_counters(j, out.per_vcpu[i]);
+        j.end_object();
+    }
     j.end_object();
     if (out.oracle_enabled) {
         j.begin_object("oracle");
@@ -96,6 +121,11 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
     run->add_option("--mem", o.mem, "Guest RAM size, with K/M/G suffix (16M-64G)")->capture_default_str();
     run->add_option("--append", o.append, "Kernel command line, e.g. \"test=all\"");
     run->add_option("--max-insns", o.max_insns, "Stop after this many guest instructions (0: no limit; exit 4)");
+    run->add_option("--smp", o.smp, "Number of vCPUs, 1-64 (asi_emu_abi.h \"SMP\" has the boot protocol)")
+        ->capture_default_str();
+    run->add_option("--quantum", o.quantum,
+                    "Time slice of each vCPU, in guest instructions (deterministic round robin)")
+        ->capture_default_str();
     run->add_option("--seed", o.seed, "Seed for RDRAND/RDSEED and the guest's workloads")->capture_default_str();
     run->add_option("--serial", o.serial_file, "Write the guest console (COM1) to this file");
     run->add_flag("--json", o.json, "Print the outcome and counters as JSON on stdout (console goes to stderr)");
@@ -126,6 +156,8 @@ int run_command(const RunOptions& o) {
     config.stop_on_violation = o.stop_on_violation;
     config.paranoid = o.paranoid;
     config.tlb_stats = o.tlb_stats;
+    config.smp = o.smp;
+    config.quantum = o.quantum;
     RunOutcome failed;
     failed.outcome = "bad-input";
     failed.exit_code = kExitBadInput;

@@ -21,6 +21,8 @@ struct RunOptions {
     bool stop_on_violation = false;
     bool paranoid = false;
     bool tlb_stats = false;
+    uint32_t smp = 1;
+    uint64_t quantum = 20000;  // emu::kDefaultQuantum
 };
 
 // Registers the subcommand; `result` receives the exit code when it runs.

@@ -145,7 +145,7 @@ inline constexpr size_t kMaxRecordBytes = 1 + kMaxRecordBody;
 
 // The kinds this version encodes with the argument tail; others are skipped when read.
 // When emu::EventKind grows, add the kind here and bump kFormatMinor.
-constexpr bool is_known_kind(uint8_t kind) { return kind >= 1 && kind <= 14; }
+constexpr bool is_known_kind(uint8_t kind) { return kind >= 1 && kind <= 18; }
 
 // Per-vCPU delta base: the icount and rip of the vCPU's previous record in this chunk.
 struct DeltaState {

@@ -61,6 +61,44 @@ struct BootInfo {
     char cmdline[kMaxCmdline];  // NUL-terminated
 };
 
+// ---- SMP (asi-emu --smp N) ------------------------------------------------------------
+// Every vCPU powers on at e_entry in the 64-bit boot state above, at the same moment; there
+// is no INIT/SIPI. RDI holds the physical address of *that* vCPU's BootInfo (the block for
+// CPU n is at the BSP's block + n * 4 KiB; cpu_id = n, cpu_count = N, the rest identical) and
+// RSP a 1 KiB boot stack of its own. CPU 0 is the bootstrap processor; application
+// processors must wait (PAUSE loop) until the BSP has built what they need. Under QEMU's PVH
+// path there is one CPU.
+//
+// Local APIC: x2APIC mode only (Intel SDM vol. 3A 10.12), advertised by CPUID.01H:ECX[21].
+// IA32_APIC_BASE (MSR 0x1b) reads kApicBaseDefault | EN | EXTD (| BSP on CPU 0). The x2APIC
+// ID (MSR 0x802) is the cpu_id. Implemented: ID, version, TPR, PPR, EOI, LDR, SVR, ISR, TMR,
+// IRR, ESR, ICR (fixed delivery to one x2APIC ID, to self, to all, to all but self; other
+// delivery modes are ignored), LVT timer (one-shot and periodic; TSC-deadline is not
+// advertised), initial/current count, divide configuration, SELF IPI. The timer and the TSC
+// count this vCPU's guest instructions (plus the time it spent halted): one TSC tick = one
+// instruction, and the timer decrements once per (divide value) ticks.
+constexpr uint32_t kMsrApicBase = 0x1b;
+constexpr uint64_t kApicBaseDefault = 0xfee00000ull;
+constexpr uint64_t kApicBaseBsp = 1ull << 8, kApicBaseExtd = 1ull << 10, kApicBaseEnable = 1ull << 11;
+constexpr uint32_t kMsrX2apicId = 0x802, kMsrX2apicVersion = 0x803, kMsrX2apicTpr = 0x808,
+                   kMsrX2apicPpr = 0x80a, kMsrX2apicEoi = 0x80b, kMsrX2apicLdr = 0x80d,
+                   kMsrX2apicSvr = 0x80f, kMsrX2apicIsr0 = 0x810, kMsrX2apicTmr0 = 0x818,
+                   kMsrX2apicIrr0 = 0x820, kMsrX2apicEsr = 0x828, kMsrX2apicIcr = 0x830,
+                   kMsrX2apicLvtTimer = 0x832, kMsrX2apicLvtThermal = 0x833, kMsrX2apicLvtPmi = 0x834,
+                   kMsrX2apicLvtLint0 = 0x835, kMsrX2apicLvtLint1 = 0x836, kMsrX2apicLvtError = 0x837,
+                   kMsrX2apicInitCount = 0x838, kMsrX2apicCurCount = 0x839, kMsrX2apicDivide = 0x83e,
+                   kMsrX2apicSelfIpi = 0x83f;
+constexpr uint64_t kApicSvrEnable = 1u << 8;
+constexpr uint64_t kApicLvtMasked = 1u << 16;
+constexpr uint64_t kApicLvtTimerPeriodic = 1u << 17;
+// ICR (SDM vol. 3A 10.12.9): vector 7:0, delivery mode 10:8 (0 = fixed), destination
+// shorthand 19:18, x2APIC destination ID 63:32 (0xffffffff: broadcast).
+constexpr uint64_t kIcrShorthandNone = 0ull << 18, kIcrShorthandSelf = 1ull << 18,
+                   kIcrShorthandAll = 2ull << 18, kIcrShorthandOthers = 3ull << 18;
+constexpr uint64_t kIcrLevelAssert = 1ull << 14;
+// PAUSE (F3 90) ends the vCPU's time slice when other vCPUs are runnable, as VMX
+// pause-loop exiting lets a hypervisor do (SDM vol. 3C 25.1.3): spin-waits cost one pass.
+
 // ---- Tracepoints ----------------------------------------------------------------------
 // The guest executes `out %eax, %dx` with DX = kTracePort, EAX = a TraceKind and the
 // arguments in RDI, RSI, R8, R9, R10 (RDX is taken by the port). QEMU ignores the write.
