@@ -26,6 +26,7 @@ struct RunStats {
     uint64_t timer_interrupts = 0;
     uint64_t ipis_sent = 0;          // one per destination
     uint64_t ipis_received = 0;
+    uint64_t code_invalidations = 0;  // user code pages whose translations were dropped
 
     RunStats& operator+=(const RunStats& o) {
         instructions += o.instructions; blocks += o.blocks;
@@ -36,6 +37,7 @@ struct RunStats {
         idle += o.idle; slices += o.slices; halts += o.halts; pause_exits += o.pause_exits;
         interrupts += o.interrupts; timer_interrupts += o.timer_interrupts;
         ipis_sent += o.ipis_sent; ipis_received += o.ipis_received;
+        code_invalidations += o.code_invalidations;
         return *this;
     }
 };

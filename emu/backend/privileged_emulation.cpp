@@ -124,6 +124,7 @@ bool Vcpu::emulate_mov_cr3(const PrivilegedInsn& insn) {
     });
     ++stats_.cr3_loads;
     if (no_flush) ++stats_.cr3_noflush_loads;
+    if (!user_code_pages_.empty()) revalidate_user_code();  // MOV to CR3 serializes
     emit(EventKind::Cr3Load, insn.address, {new_cr3, old_cr3, no_flush ? 1u : 0u});
     skip(insn);
     return true;

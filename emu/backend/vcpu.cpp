@@ -274,8 +274,41 @@ void Vcpu::on_interrupt(uc_engine*, uint32_t intno, void* p) {
 // User code is not in the load-time scan, so the instructions whose result would depend on
 // the host (RDTSC, RDTSCP, RDRAND, RDSEED) are caught by a code hook over each user page
 // that executes. It costs a callback per user instruction, and only there.
-void Vcpu::watch_user_code(uint64_t page) {
-    if (!user_code_pages_.insert(page).second) return;
+uint64_t Vcpu::frame_hash(const uint8_t* p) {
+    uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over 64-bit words
+    for (size_t i = 0; i < 4096; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+void Vcpu::revalidate_user_code() {
+    for (auto& [va, page] : user_code_pages_) {
+        if (!shared_.ram.contains(page.frame, 4096)) continue;
+        const uint64_t h = frame_hash(shared_.ram.data + page.frame);
+        if (h == page.hash) continue;
+        page.hash = h;
+        // Only a page Unicorn maps now can hold translations it would reuse (an alias
+        // mapped again later is a new RAM block); asking about an unmapped page would make
+        // Unicorn fill its TLB through our unmapped-memory hook.
+        if (windows_->alias_frame(va) != page.frame) continue;
+        uc_ctl_remove_cache(uc_, va, va + 4096);
+        ++stats_.code_invalidations;
+    }
+}
+
+void Vcpu::watch_user_code(uint64_t page, uint64_t frame) {
+    if (shared_.ram.contains(frame, 4096)) {
+        auto [it, added] = user_code_pages_.try_emplace(page, UserCodePage{frame, frame_hash(shared_.ram.data + frame)});
+        if (!added) {
+            it->second = {frame, frame_hash(shared_.ram.data + frame)};
+            return;
+        }
+    } else if (!user_code_pages_.try_emplace(page, UserCodePage{frame, 0}).second) {
+        return;
+    }
     uc_hook h;
     if (uc_hook_add(uc_, &h, UC_HOOK_CODE, reinterpret_cast<void*>(on_user_code), this, page, page + 4095) ==
         UC_ERR_OK)
@@ -354,7 +387,7 @@ bool Vcpu::on_unmapped(uc_engine*, uc_mem_type type, uint64_t address, int, int6
     switch (self->windows_->map_demand_alias(address & ~0xfffull, w.t.frame, fetch)) {
         case AliasOutcome::Mapped:
             ++self->stats_.aliases_mapped;
-            if (fetch) self->watch_user_code(address & ~0xfffull);
+            if (fetch) self->watch_user_code(address & ~0xfffull, w.t.frame);
             return true;
         case AliasOutcome::OutsideRam:
             self->stop(StopKind::ForbiddenAccess, "VA " + hex(address) + " maps PA " + hex(w.t.frame) +
@@ -433,6 +466,7 @@ void Vcpu::on_syscall(uc_engine*, void* p) {
 
 int Vcpu::on_cpuid(uc_engine*, void* p) {
     auto* self = static_cast<Vcpu*>(p);
+    if (!self->user_code_pages_.empty()) self->revalidate_user_code();  // CPUID serializes
     const CpuidResult r = self->shared_.cpuid->lookup(static_cast<uint32_t>(self->reg(UC_X86_REG_RAX)),
                                                       static_cast<uint32_t>(self->reg(UC_X86_REG_RCX)),
                                                       self->id_);
@@ -541,6 +575,7 @@ StopInfo Vcpu::run(uint64_t slice_end) {
             raise(ev);
             if (stop_) break;
         }
+        if (!user_code_pages_.empty()) revalidate_user_code();
         service_timer();
         deliver_interrupt(false);
         if (stop_) break;

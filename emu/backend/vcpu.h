@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -159,7 +160,13 @@ private:
     void set_pending(GuestEvent ev);
     void emit(EventKind kind, uint64_t rip, std::initializer_list<uint64_t> args);
     void flush_unicorn_tlb();
-    void watch_user_code(uint64_t page);
+    void watch_user_code(uint64_t page, uint64_t frame);
+    // Cross-modifying code (SDM vol. 3A 8.1.3): code another vCPU (or another alias) wrote is
+    // guaranteed to execute only after this vCPU executes a serializing instruction. Each
+    // user code page remembers a hash of the frame it was translated from; at the start of a
+    // slice and at CPUID or MOV to CR3 a changed frame drops its translated blocks.
+    void revalidate_user_code();
+    static uint64_t frame_hash(const uint8_t* p);
     uint32_t cpl() const;
     mmu::AccessContext access_context(bool user) const;
     std::optional<std::string> validate_root(uint64_t cr3);
@@ -203,7 +210,12 @@ private:
     std::optional<StopInfo> stop_;
     uint64_t out_rip_ = 0;  // the scanned OUT about to execute (0: not a scanned one)
     std::set<uint64_t> validated_roots_;
-    std::set<uint64_t> user_code_pages_;  // pages with a per-instruction user-code hook
+    struct UserCodePage {
+        uint64_t frame;
+        uint64_t hash;
+    };
+    std::map<uint64_t, UserCodePage> user_code_pages_;  // by VA page: has a user-code hook
+
     struct WatchedWindow {
         Vcpu* vcpu;
         uint64_t va_base;

@@ -48,6 +48,7 @@ void write_counters(JsonWriter& j, const RunStats& s) {
     j.field("pause_exits", s.pause_exits);
     j.field("idle_ticks", s.idle);
     j.field("slices", s.slices);
+    j.field("code_invalidations", s.code_invalidations);
 }
 
 void write_run_json(JsonWriter& j, const RunOutcome& out, const std::string& image, const std::string& error) {
