@@ -47,7 +47,10 @@ std::string export_chrome_json(const LoadedTrace& trace, const ReplayResult& ver
         uint64_t start = 0;
         std::string name;
     };
-    std::vector<Open> slices(trace.header.vcpu_count);
+    std::vector<Open> slices(trace.header.vcpu_count), parked(trace.header.vcpu_count);
+    // Timestamps are each vCPU's clock (instructions + idle time), learned from its slice
+    // events, so that vCPUs line up; a single-vCPU trace has clock = instruction count.
+    std::vector<uint64_t> idle(trace.header.vcpu_count, 0);
     std::map<uint64_t, size_t> violation_at;  // event index -> violation
     for (size_t i = 0; i < verdict.violations.size(); ++i) violation_at.emplace(verdict.violations[i].event_index, i);
     int64_t sensitive_pages = 0, nonsensitive_pages = 0;
@@ -65,7 +68,8 @@ std::string export_chrome_json(const LoadedTrace& trace, const ReplayResult& ver
         if (is_auxiliary(e)) continue;
         const uint64_t this_index = index++;
         const unsigned v = e.vcpu < slices.size() ? e.vcpu : 0;
-        const uint64_t ts = e.icount;
+        if (e.kind == emu::EventKind::Slice && v < idle.size() && e.a[0] >= e.icount) idle[v] = e.a[0] - e.icount;
+        const uint64_t ts = e.icount + idle[v];
         last_ts = std::max(last_ts, ts);
         switch (e.kind) {
             case emu::EventKind::Cr3Load: {
@@ -99,6 +103,26 @@ std::string export_chrome_json(const LoadedTrace& trace, const ReplayResult& ver
                     w.add(instant(v, ts, "TLB flush (guest)", "flush", "\"cpus\": \"" + hex(e.a[4]) + "\""));
                 }
                 break;
+            case emu::EventKind::Ipi:
+                w.add(instant(v, ts, "IPI to vCPU " + std::to_string(e.a[0]), "smp", "\"vector\": \"" + hex(e.a[1]) + "\""));
+                break;
+            case emu::EventKind::Interrupt:
+                w.add(instant(v, ts, e.a[1] == emu::kInterruptSourceTimer ? "timer interrupt" : "interrupt", "smp",
+                              "\"vector\": \"" + hex(e.a[0]) + "\""));
+                break;
+            case emu::EventKind::Halt: {
+                // Parked from the HLT to the wake-up: the clock in a1 covers the idle time.
+                Open& p = parked[v];
+                if (e.a[0]) {
+                    p = {true, e.a[1], "parked (hlt)"};
+                } else if (p.open) {
+                    w.add("{\"name\": \"parked (hlt)\", \"cat\": \"smp\", \"ph\": \"X\", \"pid\": 1, \"tid\": " +
+                          std::to_string(v) + ", \"ts\": " + std::to_string(p.start) + ", \"dur\": " +
+                          std::to_string(e.a[1] >= p.start ? e.a[1] - p.start : 0) + "}");
+                    p.open = false;
+                }
+                break;
+            }
             default:
                 break;
         }
