@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "mmu/hex.h"
+
 namespace emu {
 
 using backend::StopKind;
@@ -54,6 +56,10 @@ bool SmpScheduler::turn(backend::Vcpu& v, uint64_t start, uint64_t end, Schedule
             case StopKind::Halted:
                 if (vcpus_.size() == 1 && v.self_wake_time() == UINT64_MAX) {
                     out.stop = stop;
+                    // A HLT that parks ends the engine's run with a deferred stop, which has
+                    // no detail: name the HLT (one byte, before RIP).
+                    if (out.stop.detail.empty())
+                        out.stop.detail = "parked by hlt at " + mmu::hex(v.reg(UC_X86_REG_RIP) - 1);
                     out.vcpu = v.id();
                     out.hang = true;
                     return true;
@@ -100,8 +106,8 @@ ScheduleOutcome SmpScheduler::run() {
 std::string SmpScheduler::hang_detail() const {
     std::string d = "every vCPU is parked by hlt and nothing can wake one:";
     for (const backend::Vcpu* v : vcpus_)
-        d += " vCPU " + std::to_string(v->id()) + (v->interrupts_enabled() ? " (IF=1, no timer armed)" : " (IF=0)") +
-             ";";
+        d += " vCPU " + std::to_string(v->id()) +
+             (v->interrupts_enabled() ? " (IF=1, no timer that could interrupt it)" : " (IF=0)") + ";";
     d.pop_back();
     return d;
 }

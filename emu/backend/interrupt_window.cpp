@@ -53,7 +53,10 @@ bool Vcpu::deliver_interrupt(bool ignore_shadow) {
     if (stop_ || !interrupts_enabled()) return false;
     const std::optional<uint8_t> v = apic_.deliverable();
     if (!v) return false;
-    if (!ignore_shadow) {
+    // A vCPU parked by HLT is past any STI shadow (the HLT was the shadowed instruction), but
+    // Unicorn still has its inhibit flag set: the code hook skipped the HLT before the end of
+    // the block that would have reset it. Checking it here would never wake `sti; hlt`.
+    if (!ignore_shadow && !halted_) {
         CpuStateBlob blob(uc_, *shared_.layout);
         blob.load();
         if (blob.hflags() & kHflagInhibitIrq) return false;

@@ -61,6 +61,7 @@ std::optional<uint64_t> LocalApic::read_msr(uint32_t msr, uint64_t now) const {
         case kMsrX2apicInitCount: return initial_count_;
         case kMsrX2apicCurCount: return current_count(now);
         case kMsrX2apicDivide: return divide_config_;
+        case kMsrX2apicIcr: return icr_;  // read/write in x2APIC mode (SDM table 10-6)
         default: return std::nullopt;  // EOI and SELF IPI are write-only; the rest reserved
     }
 }
@@ -89,12 +90,15 @@ LocalApic::WriteResult LocalApic::write_msr(uint32_t msr, uint64_t value, uint64
         }
         case kMsrX2apicSvr: svr_ = value & 0x11ff; return r;
         case kMsrX2apicEsr:
-            // A write latches the errors seen since the last write (SDM 10.5.3).
+            // A write latches the errors seen since the last write (SDM 10.5.3); in x2APIC
+            // mode only zero may be written (x2APIC spec 2.3.5: anything else is #GP).
+            if (value != 0) return {false, {}};
             esr_ = pending_esr_;
             pending_esr_ = 0;
             return r;
         case kMsrX2apicIcr: {
             IpiRequest ipi;
+            icr_ = value;
             ipi.icr = value;
             ipi.vector = value & 0xff;
             ipi.delivery_mode = (value >> 8) & 7;
@@ -174,13 +178,18 @@ bool LocalApic::expire_timer(uint64_t now) {
     if (lvt_timer_ & kLvtMask) return false;
     // SDM 10.4.7.2: a software-disabled APIC masks every LVT entry.
     if (!software_enabled()) return false;
-    accept(static_cast<uint8_t>(lvt_timer_ & kLvtVectorMask));
-    return true;
+    const uint8_t vector = static_cast<uint8_t>(lvt_timer_ & kLvtVectorMask);
+    accept(vector);
+    return vector >= 16;  // an illegal vector only sets the ESR
 }
 
+// A parked CPU executes nothing, so its TPR and ISR (hence its PPR) cannot change until it
+// wakes: an interrupt the PPR blocks now, pending or from the timer, can never wake it.
 bool LocalApic::can_wake_itself() const {
-    return !irr_empty() ||
-           (deadline_ != UINT64_MAX && !(lvt_timer_ & kLvtMask) && software_enabled());
+    if (deliverable()) return true;
+    const uint32_t vector = lvt_timer_ & kLvtVectorMask;
+    return deadline_ != UINT64_MAX && !(lvt_timer_ & kLvtMask) && software_enabled() && vector >= 16 &&
+           (vector & 0xf0) > (ppr() & 0xf0);
 }
 
 }  // namespace emu::devices

@@ -53,8 +53,9 @@ public:
     // Called with now >= timer_deadline(): counts the expiry and re-arms a periodic timer.
     // Returns true when a vector was accepted (the LVT entry is not masked).
     bool expire_timer(uint64_t now);
-    // Whether an interrupt could ever arrive without another vCPU: a pending IRR or an armed,
-    // unmasked timer.
+    // Whether an interrupt could ever be taken without another vCPU's help, as long as the
+    // TPR and the ISR stay as they are (the vCPU is parked): one deliverable now, or an armed,
+    // unmasked timer with a legal vector whose priority class is above the PPR.
     bool can_wake_itself() const;
 
     uint32_t id() const { return id_; }
@@ -78,6 +79,7 @@ private:
     uint32_t tpr_ = 0, svr_ = 0xff, esr_ = 0, pending_esr_ = 0;
     uint32_t lvt_timer_ = 1u << 16, lvt_other_[5] = {1u << 16, 1u << 16, 1u << 16, 1u << 16, 1u << 16};
     uint32_t initial_count_ = 0, divide_config_ = 0;
+    uint64_t icr_ = 0;
     uint64_t timer_start_ = 0, deadline_ = UINT64_MAX;
     uint64_t timer_expiries_ = 0;
     Bits irr_{}, isr_{}, tmr_{};
