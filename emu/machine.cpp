@@ -117,6 +117,7 @@ Machine::Machine(const MachineConfig& config) : config_(config) {
     if (shared_.maxphyaddr < 36 || shared_.maxphyaddr > 52) shared_.maxphyaddr = 40;
 
     scheduler_ = std::make_unique<SmpScheduler>(config_.quantum);
+    shared_.interrupt_poll = config_.quantum;
     shared_.router = scheduler_.get();
     std::vector<backend::Vcpu*> cpus;
     for (uint32_t id = 0; id < config_.smp; ++id) {

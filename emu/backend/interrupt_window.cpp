@@ -5,7 +5,8 @@
 // RFLAGS.IF=1 and no STI/MOV SS shadow. asi-emu checks at the start of every run of the
 // engine (each time slice, after a timer deadline, after an APIC write that made one
 // deliverable), at HLT and at STI, which covers every way IF becomes 1 in kernel code
-// except POPF and IRETQ; those wait for the next check (at most one slice).
+// except POPF and IRETQ; those wait for the next check (at most one slice, or one quantum
+// of instructions on a single vCPU: the engine polls while an interrupt is held pending).
 //
 // One deviation: STI delays recognition until after the next instruction (vol. 2B "STI");
 // asi-emu delivers right after the STI unless the next instruction is HLT, so the handler

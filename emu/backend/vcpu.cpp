@@ -233,6 +233,7 @@ void Vcpu::arm_next_stop() {
         return;
     }
     uint64_t until = std::min({insn_limit_, slice_end_, apic_.timer_deadline()});
+    if (!apic_.irr_empty()) until = std::min(until, clock() + shared_.interrupt_poll);
     next_stop_ = until == UINT64_MAX ? UINT64_MAX : until > idle_ ? until - idle_ : 0;
 }
 

@@ -73,6 +73,10 @@ struct VcpuShared {
     EventSink* events = nullptr;
     const TableFrameFilter* table_filter = nullptr;  // null: page-table writes not observed
     InterruptRouter* router = nullptr;
+    // With an interrupt held pending (IF=0), the engine stops at least this often to see
+    // whether POPF or IRETQ has opened the window: bounds the delivery delay on one vCPU,
+    // whose slice never ends.
+    uint64_t interrupt_poll = 20000;
     std::vector<PhysRange> text;
     uint64_t max_insns = 0;  // 0: unlimited
     uint64_t seed = 0;

@@ -51,7 +51,7 @@ public:
     // The clock value at which the timer next reaches zero; UINT64_MAX when it will not.
     uint64_t timer_deadline() const { return deadline_; }
     // Called with now >= timer_deadline(): counts the expiry and re-arms a periodic timer.
-    // Returns true when a vector was accepted (the LVT entry is not masked).
+    // Returns true when a vector was accepted (the LVT entry is not masked, its vector legal).
     bool expire_timer(uint64_t now);
     // Whether an interrupt could ever be taken without another vCPU's help, as long as the
     // TPR and the ISR stay as they are (the vCPU is parked): one deliverable now, or an armed,
