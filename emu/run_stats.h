@@ -27,6 +27,8 @@ struct RunStats {
     uint64_t ipis_sent = 0;          // one per destination
     uint64_t ipis_received = 0;
     uint64_t code_invalidations = 0;  // user code pages whose translations were dropped
+    uint64_t rip_resyncs = 0;         // stops in front of a chained block (RIP restored)
+    uint64_t stale_exception_resets = 0;  // QEMU old_exception found set at a restart
 
     RunStats& operator+=(const RunStats& o) {
         instructions += o.instructions; blocks += o.blocks;
@@ -37,7 +39,8 @@ struct RunStats {
         idle += o.idle; slices += o.slices; halts += o.halts; pause_exits += o.pause_exits;
         interrupts += o.interrupts; timer_interrupts += o.timer_interrupts;
         ipis_sent += o.ipis_sent; ipis_received += o.ipis_received;
-        code_invalidations += o.code_invalidations;
+        code_invalidations += o.code_invalidations; rip_resyncs += o.rip_resyncs;
+        stale_exception_resets += o.stale_exception_resets;
         return *this;
     }
 };

@@ -208,6 +208,10 @@ void Vcpu::on_block(uc_engine*, uint64_t address, uint32_t size, void* p) {
 // The block hook reached next_stop_: a deferred stop, the instruction limit, the end of the
 // slice or a timer deadline. The last two go back to the run loop, which sorts them out.
 void Vcpu::on_threshold(uint64_t address) {
+    // Unicorn does not sync RIP into the register file when it enters a block through a
+    // chained jump, so a stop here would leave RIP at an earlier block and a restart would
+    // execute those instructions twice: the run loop restores RIP from the block address.
+    threshold_rip_ = address;
     if (deferred_stop_) {
         const StopKind kind = *deferred_stop_;
         deferred_stop_.reset();
@@ -595,7 +599,24 @@ StopInfo Vcpu::run(uint64_t slice_end) {
         }
         arm_next_stop();
         const uint64_t start = reg(UC_X86_REG_RIP);
+        threshold_rip_ = 0;
+        // QEMU's old_exception (the exception being delivered, for SDM table 6-5) must be -1
+        // at an instruction boundary; Unicorn 2.0.1 leaves it set when a stop interrupts the
+        // raising of an exception, and the next #PF would become a #DF or a silent shutdown.
+        {
+            CpuStateBlob blob(uc_, *shared_.layout);
+            blob.load();
+            if (blob.old_exception() != -1) {
+                blob.clear_old_exception();
+                blob.store();
+                ++stats_.stale_exception_resets;
+            }
+        }
         const uc_err err = uc_emu_start(uc_, start, kNeverAddress, 0, 0);
+        if (threshold_rip_ && stop_ && threshold_rip_ != reg(UC_X86_REG_RIP)) {
+            uc_reg_write(uc_, UC_X86_REG_RIP, &threshold_rip_);
+            ++stats_.rip_resyncs;
+        }
         if (stop_ && stop_->kind == StopKind::Resume) {
             stop_.reset();
             continue;

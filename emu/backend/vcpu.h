@@ -205,6 +205,7 @@ private:
     uint64_t slice_end_ = UINT64_MAX;   // on the clock
     uint64_t next_stop_ = UINT64_MAX;   // on icount: the block hook looks no further
     std::optional<StopKind> deferred_stop_;
+    uint64_t threshold_rip_ = 0;  // the block the block hook stopped in front of
     bool halted_ = false;
     uint64_t tsc_offset_ = 0;
     uint64_t shadow_efer_sce_ = 0;

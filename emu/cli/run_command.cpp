@@ -49,6 +49,8 @@ void write_counters(JsonWriter& j, const RunStats& s) {
     j.field("idle_ticks", s.idle);
     j.field("slices", s.slices);
     j.field("code_invalidations", s.code_invalidations);
+    j.field("rip_resyncs", s.rip_resyncs);
+    j.field("stale_exception_resets", s.stale_exception_resets);
 }
 
 void write_run_json(JsonWriter& j, const RunOutcome& out, const std::string& image, const std::string& error) {

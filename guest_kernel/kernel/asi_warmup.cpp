@@ -1,9 +1,12 @@
 #include "kernel/asi_warmup.h"
 
 #include "kernel/panic.h"
+#include "kernel/smp.h"
 #include "mm/asi/asi.h"
+#include "mm/asi/restricted_map.h"
 #include "mm/kernel_page_allocator.h"
 #include "mm/page_alloc/freetype.h"
+#include "mm/phys.h"
 
 namespace kernel_workload {
 namespace {
@@ -21,6 +24,26 @@ struct Held {
 // less, which only weakens the warm-up.
 constexpr uint32_t kMaxHeld = 4096;
 constinit Held g_held[kMaxHeld]{};
+
+// Phase A's pageblocks, which the other CPUs read while restricted.
+constinit uint64_t g_pageblocks[kMaxHeld * (1u << (kMaxOrder - kPageblockOrder))]{};
+constinit uint32_t g_pageblock_count = 0;
+
+// On each other CPU, in its idle loop (smp::run_on_others).
+void touch_pageblocks(void*) {
+    asi::enter();
+    for (uint32_t i = 0; i < g_pageblock_count; ++i) {
+        // Only what the restricted space maps: a read of a sensitive block would exit ASI.
+        if (!asi::rmap::is_mapped(g_pageblocks[i])) continue;
+        (void)*static_cast<volatile uint64_t*>(mm::phys_to_virt(g_pageblocks[i]));
+    }
+    asi::relax();
+}
+void leave_asi(void*) { asi::exit(asi::ExitReason::kOther); }
+void enter_asi(void*) {
+    asi::enter();
+    asi::relax();
+}
 
 class Holder {
 public:
@@ -44,6 +67,14 @@ public:
         return got;
     }
 
+    // Records the pageblocks of every held block (phase A).
+    void record_pageblocks() {
+        g_pageblock_count = 0;
+        for (uint32_t i = 0; i < n_; ++i)
+            for (uint64_t pb = 0; pb < (1ull << g_held[i].order); pb += page_alloc::kPageblockPages)
+                g_pageblocks[g_pageblock_count++] = g_held[i].pa + pb * 4096;
+    }
+
     void free_all() {
         while (n_ > 0) {
             --n_;
@@ -64,16 +95,27 @@ WarmupStats asi_warmup(GuestHooks& hooks, bool sensitivity_changes) {
     Holder held(hooks, stats);
     const auto& m = mm::page_allocator().metrics();
     auto never = [] { return false; };
+    const bool smp = smp::online_count() > 1;
     if (sensitivity_changes) {
         // A.
         const uint64_t before = m.flips_to_nonsensitive;
         held.fill(kMaxOrder, GFP_KERNEL, 0, ~0u, never);
         held.fill(kPageblockOrder, GFP_KERNEL, 0, ~0u, never);
         stats.pageblocks_made_nonsensitive = m.flips_to_nonsensitive - before;
+        if (smp) {
+            held.record_pageblocks();
+            smp::run_on_others(touch_pageblocks, nullptr);
+        }
         held.free_all();
         // B.
         const uint64_t to_sensitive = m.flips_to_sensitive;
-        held.fill(kPageblockOrder, GFP_USER, 1, 2, never);
+        held.fill(kPageblockOrder, GFP_USER, 1, 1, never);  // the others inside ASI: IPIs
+        if (smp) {
+            smp::run_on_others(touch_pageblocks, nullptr);
+            smp::run_on_others(leave_asi, nullptr);
+        }
+        held.fill(kPageblockOrder, GFP_USER, 1, 1, never);  // the others outside: no IPI
+        if (smp) smp::run_on_others(enter_asi, nullptr);    // ... they flush as they enter
         const uint64_t changed = m.flips_to_sensitive - to_sensitive;
         held.free_all();
         // C.

@@ -71,6 +71,10 @@ bool parse(const char* cmdline, uint64_t default_seed, BootConfig* out, char* er
             out->nopcid = true;
         } else if (key.equals("noinvpcid")) {
             out->noinvpcid = true;
+        } else if (key.equals("nolapic_timer")) {
+            out->lapic_timer = false;
+        } else if (key.equals("lapic_timer")) {
+            out->lapic_timer = true;
         }
     });
     return ok;

@@ -1,5 +1,6 @@
 // The common 64-bit boot path, reached from kernel_entry64 (boot/entry64.S) on both the
-// asi-emu and the PVH path, with the kernel's GDT loaded and on the boot stack.
+// asi-emu and the PVH path, with the kernel's GDT loaded and on the boot stack: CPU 0's.
+// The other CPUs wait in kernel_entry64 until start_secondary_cpus() (kernel/smp.h).
 #include <stdint.h>
 
 #include "abi/asi_emu_abi.h"
@@ -12,10 +13,13 @@
 #include "arch/x86/tss.h"
 #include "boot/boot_info.h"
 #include "drivers/debug_exit.h"
+#include "drivers/pic8259.h"
 #include "kernel/boot_config.h"
 #include "kernel/image.h"
 #include "kernel/lkdtm.h"
 #include "kernel/panic.h"
+#include "kernel/smp.h"
+#include "kernel/tick.h"
 #include "kernel/workload_run.h"
 #include "lib/cmdline.h"
 #include "lib/printf.h"
@@ -69,6 +73,14 @@ void print_banner() {
     } else {
         kprintf("asi-guest: ASI off\n");
     }
+    if (x86::features().x2apic && tick::enabled())
+        kprintf("asi-guest: SMP: %u of %u CPU(s) online (x2APIC), tick every %u instructions\n",
+                smp::online_count(), smp::cpu_count(), tick::kTickInstructions);
+    else if (x86::features().x2apic)
+        kprintf("asi-guest: SMP: %u of %u CPU(s) online (x2APIC), no periodic tick (lapic_timer turns it on)\n",
+                smp::online_count(), smp::cpu_count());
+    else
+        kprintf("asi-guest: SMP: no x2APIC: CPU 0 only, no tick\n");
 }
 
 [[noreturn]] void bad_option(const char* message) {
@@ -97,6 +109,7 @@ extern "C" [[noreturn]] void kernel_main(uint64_t boot_info_pa) {
     x86::tss::init();
     x86::gdt::init();
     x86::idt::init();
+    pic8259::init_masked();  // before any interrupt window: only the local APIC delivers
 
     mm::early_frames().init(bi, image::start_phys(), image::end_phys(), boot::loader_block_phys());
     mm::early_frames().set_limit(kBootIdentityLimit);
@@ -116,6 +129,8 @@ extern "C" [[noreturn]] void kernel_main(uint64_t boot_info_pa) {
     pa_cfg.policy = config::policy_name(cfg.policy);
     pa_cfg.l1tf_invert = cfg.l1tf_invert;
     mm::init_page_allocator(pa_cfg);
+    smp::init_boot_cpu(cfg.lapic_timer);
+    smp::start_secondary_cpus();
 
     if (cmdline.find("test", &value)) debug_exit::exit(ktap::run(value));
 

@@ -1,5 +1,6 @@
 #include "kernel/workload_hooks.h"
 
+#include "arch/x86/cpu.h"
 #include "mm/asi/asi.h"
 #include "mm/phys.h"
 #include "mm/pte.h"
@@ -14,6 +15,7 @@ constexpr uint32_t kSecretWords = 8;                 // 64 bytes at the start of
 }  // namespace
 
 void GuestHooks::between_ops() {
+    x86::interrupt_window();
     asi::enter();
     asi::relax();
 }

@@ -1,12 +1,16 @@
 // What the kernel does around each workload operation (workload::run_workload's Hooks):
-//   * before it: asi_enter() then asi_relax() -- kernel code runs restricted, as ASI
-//     intends, and leaves only when it must;
+//   * before it: an interrupt window (kernel/smp.h: the tick and other CPUs' shootdown IPIs
+//     are taken here, between operations, never inside one), then asi_enter() and
+//     asi_relax() -- kernel code runs restricted, as ASI intends, and leaves only when it
+//     must;
 //   * after an allocation: a sensitive block gets a secret pattern written into every page
 //     through the direct map (while restricted this takes ASI's #PF exit and is retried);
 //     a nonsensitive block is read while restricted (it must be mapped there); one kernel
 //     page in kSealEvery is sealed read-only (set_memory_ro, which splits the 2 MiB direct
 //     mapping) for its lifetime;
 //   * before a free: a sealed page is made writable again (which may collapse the split).
+// One instance per CPU (kernel/workload_run.cpp): the sealed list is that CPU's own, and
+// only set_memory (which has its own lock) is shared.
 #pragma once
 #include <stdint.h>
 

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "drivers/serial.h"
+#include "lib/spinlock.h"
 
 namespace {
 
@@ -164,7 +165,20 @@ int kvformat(FormatSink sink, void* ctx, const char* fmt, va_list ap) {
     return out.count;
 }
 
-int kvprintf(const char* fmt, va_list ap) { return kvformat(console_sink, nullptr, fmt, ap); }
+namespace {
+constinit SpinLock g_console_lock;
+constinit bool g_console_bust = false;
+}  // namespace
+
+void console_bust() { __atomic_store_n(&g_console_bust, true, __ATOMIC_RELEASE); }
+
+int kvprintf(const char* fmt, va_list ap) {
+    if (__atomic_load_n(&g_console_bust, __ATOMIC_ACQUIRE)) return kvformat(console_sink, nullptr, fmt, ap);
+    const uint64_t flags = g_console_lock.lock_irqsave();
+    const int n = kvformat(console_sink, nullptr, fmt, ap);
+    g_console_lock.unlock_irqrestore(flags);
+    return n;
+}
 
 int kprintf(const char* fmt, ...) {
     va_list ap;

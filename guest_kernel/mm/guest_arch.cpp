@@ -11,6 +11,7 @@
 #include "mm/phys.h"
 #include "mm/pte.h"
 #include "mm/tlb.h"
+#include "mm/tlb_shootdown.h"
 
 namespace mm {
 
@@ -21,22 +22,37 @@ void GuestArch::panic(const char* file, int line, const char* what) {
 uint64_t GuestArch::now() { return x86::rdtsc(); }
 
 // Lock order (arch.h): a pcp lock may be held when taking the zone lock, never the reverse.
+// The owner fields are written only by the CPU holding the lock, and a CPU compares them
+// with its own id: another CPU's value can only be "not me".
 void GuestArch::zone_lock() {
-    if (zone_locked_) panic(__FILE__, __LINE__, "zone lock taken twice");
-    zone_locked_ = true;
+    const uint32_t me = x86::percpu::cpu_id();
+    if (__atomic_load_n(&zone_owner_, __ATOMIC_RELAXED) == me) panic(__FILE__, __LINE__, "zone lock taken twice");
+    const uint64_t flags = zone_lock_.lock_irqsave();
+    zone_owner_ = me;
+    zone_flags_ = flags;
 }
 void GuestArch::zone_unlock() {
-    if (!zone_locked_) panic(__FILE__, __LINE__, "zone lock released while not held");
-    zone_locked_ = false;
+    if (zone_owner_ != x86::percpu::cpu_id()) panic(__FILE__, __LINE__, "zone lock released while not held");
+    const uint64_t flags = zone_flags_;
+    __atomic_store_n(&zone_owner_, kNoOwner, __ATOMIC_RELAXED);
+    zone_lock_.unlock_irqrestore(flags);
 }
+// pcp_owner_[cpu] holds the owner's id + 1 (0: free), so that the array can start zeroed.
 void GuestArch::pcp_lock(uint32_t cpu) {
-    if (cpu >= 64 || zone_locked_ || (pcp_locked_ & (1ull << cpu)))
+    const uint32_t me = x86::percpu::cpu_id();
+    if (cpu >= x86::percpu::kMaxCpus || __atomic_load_n(&zone_owner_, __ATOMIC_RELAXED) == me ||
+        __atomic_load_n(&pcp_owner_[cpu], __ATOMIC_RELAXED) == me + 1)
         panic(__FILE__, __LINE__, "pcp lock: bad CPU, taken twice or under the zone lock");
-    pcp_locked_ |= 1ull << cpu;
+    const uint64_t flags = pcp_lock_[cpu].lock_irqsave();
+    pcp_owner_[cpu] = me + 1;
+    pcp_flags_[cpu] = flags;
 }
 void GuestArch::pcp_unlock(uint32_t cpu) {
-    if (cpu >= 64 || !(pcp_locked_ & (1ull << cpu))) panic(__FILE__, __LINE__, "pcp lock released while not held");
-    pcp_locked_ &= ~(1ull << cpu);
+    if (cpu >= x86::percpu::kMaxCpus || pcp_owner_[cpu] != x86::percpu::cpu_id() + 1)
+        panic(__FILE__, __LINE__, "pcp lock released while not held");
+    const uint64_t flags = pcp_flags_[cpu];
+    __atomic_store_n(&pcp_owner_[cpu], 0u, __ATOMIC_RELAXED);
+    pcp_lock_[cpu].unlock_irqrestore(flags);
 }
 
 void GuestArch::zero_pages(uint64_t pa, uint64_t count) {
@@ -76,18 +92,17 @@ void GuestArch::flush_restricted_tlb_all_cpus(uint64_t pa, uint64_t count) {
         for (uint64_t i = 0; i < count; ++i) x86::invlpg(va + i * pte::k4K);
         return;
     }
-    if (asi::in_restricted() && !tlb::invpcid_enabled() && count > tlb::kSinglePageFlushCeiling) {
+    // Without INVPCID only a CR3 reload reaches the restricted PCID while it is loaded: leave
+    // ASI instead; the local part of the shootdown then marks the flush pending.
+    if (asi::in_restricted() && !tlb::invpcid_enabled() && count > tlb::kSinglePageFlushCeiling)
         asi::exit(asi::ExitReason::kTlbFlush);
-        tlb::mark_pending(Space::kRestricted);
-        return;
-    }
-    tlb::flush_range(Space::kRestricted, va, count);
+    tlb::flush_restricted_all_cpus(va, count);
 }
 
 bool GuestArch::is_mapped_restricted(uint64_t pa) { return asi::rmap::built() && asi::rmap::is_mapped(pa); }
 
 void GuestArch::bad_page(uint64_t pa, const char* reason) {
-    ++bad_pages_;
+    __atomic_fetch_add(&bad_pages_, 1, __ATOMIC_RELAXED);
     kprintf("BUG: Bad page state: pfn %#lx: %s\n", pa >> 12, reason);
 }
 

@@ -6,18 +6,25 @@
 //   map/unmap_restricted  flip _PAGE_PRESENT of the restricted direct map's 2 MiB (or, for
 //                         rfc, 4 KiB) entries; not present keeps an inverted frame number
 //                         (L1TF) unless asi.l1tf_invert=off (mm/asi/restricted_map.h).
-//   flush_restricted...   one CPU: the restricted PCID's translations of the range, by
+//   flush_restricted...   a TLB shootdown of the restricted PCID (mm/tlb_shootdown.h): here
 //                         INVPCID type 0 per page up to Linux's single-page ceiling, else
 //                         type 1; without INVPCID a CR3 reload if restricted, or a pending
-//                         flush done by the next asi_enter (mm/tlb.h). A CPU inside ASI
-//                         that would need a whole-PCID flush without INVPCID leaves ASI
-//                         instead (exit reason "TLB flush") and flushes at its next entry,
-//                         as the 2022 RFC does for CPUs outside ASI.
-//   locks                 one CPU with interrupts off: a lock can never be contended, so
-//                         the calls only check the core's locking discipline.
+//                         flush done by the next asi_enter (mm/tlb.h); an IPI to every other
+//                         CPU inside ASI, whose handler does the same and acknowledges; the
+//                         CPUs outside ASI flush at their next asi_enter (2022 RFC). A CPU
+//                         inside ASI that would need a whole-PCID flush without INVPCID
+//                         leaves ASI instead (exit reason "TLB flush") and flushes at its
+//                         next entry, as the RFC does for CPUs outside ASI.
+//   locks                 spinlocks (lib/spinlock.h), interrupts off while held. The core
+//                         never holds one around a machine effect that waits for other
+//                         CPUs. Lock order, checked per CPU: a pcp lock may be held when
+//                         taking the zone lock, never the reverse, and no lock twice.
 // asi.bug= mistakes (mm/asi/fault_injection.h) are committed here and in set_memory.cpp.
 #pragma once
 #include <stdint.h>
+
+#include "arch/x86/percpu.h"
+#include "lib/spinlock.h"
 
 namespace page_alloc {
 template <class Arch>
@@ -50,9 +57,15 @@ public:
     uint64_t bad_pages() const { return bad_pages_; }
 
 private:
+    static constexpr uint32_t kNoOwner = ~0u;
+
     page_alloc::PageAllocator<GuestArch>* allocator_ = nullptr;
-    bool zone_locked_ = false;
-    uint64_t pcp_locked_ = 0;  // bit per CPU
+    SpinLock zone_lock_;
+    uint32_t zone_owner_ = kNoOwner;  // the CPU holding zone_lock_ (for the order checks)
+    uint64_t zone_flags_ = 0;         // its RFLAGS from before the lock
+    SpinLock pcp_lock_[x86::percpu::kMaxCpus];
+    uint32_t pcp_owner_[x86::percpu::kMaxCpus] = {};  // kNoOwner + 1 stored as 0: see pcp_lock
+    uint64_t pcp_flags_[x86::percpu::kMaxCpus] = {};
     uint64_t bad_pages_ = 0;
 };
 

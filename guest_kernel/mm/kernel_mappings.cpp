@@ -150,6 +150,19 @@ void activate_kernel_address_space() {
     tlb::init(root, f.pcid, f.invpcid);
 }
 
+void activate_kernel_address_space_on_ap() {
+    const x86::Features& f = x86::features();
+    VERIFY((x86::read_cr3() & ~x86::kCr3PcidMask) == g_page_table.root());
+    x86::write_cr0(x86::read_cr0() | x86::kCr0Wp);
+    const uint64_t cr4 = x86::read_cr4();
+    if (cr4 & x86::kCr4Pge) x86::write_cr4(cr4 & ~x86::kCr4Pge);
+    if (f.pcid) {
+        x86::write_cr4(x86::read_cr4() | x86::kCr4Pcide);  // CR3[11:0] = 0 here (SDM 4.10.1)
+        x86::write_cr3(g_page_table.root() | kKernelPcid);  // flushing: bit 63 clear
+    }
+    tlb::init_cpu();
+}
+
 KernelPageTable& kernel_page_table() { return g_page_table; }
 uint64_t kernel_root() { return g_page_table.root(); }
 uint64_t kernel_pcid() { return g_pcid; }

@@ -36,6 +36,9 @@ struct KernelMapStats {
 void build_kernel_address_space();
 // Loads them: EFER.NXE (if NX), CR0.WP, CR4.PGE=0, CR3, then CR4.PCIDE and the PCID.
 void activate_kernel_address_space();
+// The same on an application processor, whose entry code already set EFER.NXE and loaded the
+// kernel root with PCID 0 (kernel/smp.h).
+void activate_kernel_address_space_on_ap();
 
 KernelPageTable& kernel_page_table();
 uint64_t kernel_root();

@@ -1,6 +1,7 @@
 #include "mm/kernel_page_allocator.h"
 
 #include "abi/asi_emu_abi.h"
+#include "arch/x86/percpu.h"
 #include "boot/boot_info.h"
 #include "kernel/panic.h"
 #include "mm/asi/asi.h"
@@ -79,7 +80,7 @@ void init_page_allocator(const PageAllocConfig& config) {
     cfg.span = span;
     cfg.ranges = ranges;
     cfg.range_count = n;
-    cfg.cpus = 1;  // only the boot CPU runs (no SMP bring-up yet)
+    cfg.cpus = bi.cpu_count;  // per-CPU lists for every CPU the machine has (kernel/smp.h)
     cfg.policy = selected;
     g_allocator.init(g_arch, cfg);
     g_arch.attach(&g_allocator);
@@ -101,10 +102,10 @@ GuestArch& page_allocator_arch() { return g_arch; }
 const PageAllocLayout& page_alloc_layout() { return g_layout; }
 
 uint64_t alloc_pages(uint32_t order, page_alloc::gfp_t gfp, uint64_t owner) {
-    const uint64_t pa = g_allocator.alloc_pages(kBootCpu, order, gfp, owner);
+    const uint64_t pa = g_allocator.alloc_pages(x86::percpu::cpu_id(), order, gfp, owner);
     return pa == KernelPageAllocator::kAllocFailed ? 0 : pa;
 }
 
-void free_pages(uint64_t pa, uint32_t order) { g_allocator.free_pages(kBootCpu, pa, order); }
+void free_pages(uint64_t pa, uint32_t order) { g_allocator.free_pages(x86::percpu::cpu_id(), pa, order); }
 
 }  // namespace mm

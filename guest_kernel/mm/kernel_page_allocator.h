@@ -33,11 +33,8 @@ bool page_allocator_ready();
 KernelPageAllocator& page_allocator();
 GuestArch& page_allocator_arch();
 
-// The boot CPU: the only one running.
-constexpr uint32_t kBootCpu = 0;
-
-// On the boot CPU. Returns the physical address, or 0 when the allocation failed (frame 0 is
-// never the allocator's: the first MiB stays with the firmware).
+// On the calling CPU (its per-CPU lists). Returns the physical address, or 0 when the
+// allocation failed (frame 0 is never the allocator's: the first MiB stays with the firmware).
 uint64_t alloc_pages(uint32_t order, page_alloc::gfp_t gfp, uint64_t owner = 0);
 void free_pages(uint64_t pa, uint32_t order);
 

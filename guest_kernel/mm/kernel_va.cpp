@@ -12,6 +12,7 @@ constinit VaRange g_user_test{kUserTestStart, kUserTestEnd};
 
 uint64_t VaRange::allocate(uint64_t pages) {
     const uint64_t size = (pages + 1) * pte::k4K;  // + guard page
+    SpinLockGuard guard(lock_);
     if (pages == 0 || size / pte::k4K != pages + 1 || limit_ - next_ < size) return 0;
     const uint64_t va = next_;
     next_ += size;

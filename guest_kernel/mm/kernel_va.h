@@ -4,6 +4,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "lib/spinlock.h"
+
 namespace mm {
 
 class VaRange {
@@ -13,6 +15,7 @@ public:
     uint64_t allocate(uint64_t pages);
 
 private:
+    SpinLock lock_;  // several CPUs may allocate
     uint64_t next_;
     uint64_t limit_;
 };

@@ -8,7 +8,9 @@
 #include "mm/kernel_page_allocator.h"
 #include "mm/phys.h"
 #include "mm/pte.h"
+#include "lib/spinlock.h"
 #include "mm/tlb.h"
+#include "mm/tlb_shootdown.h"
 
 namespace mm {
 namespace {
@@ -18,6 +20,7 @@ constexpr uint64_t kEntries = pte::k2M / pte::k4K;
 // Bits the CPU sets on its own (SDM 4.8): ignored when comparing entries.
 constexpr uint64_t kHardwareBits = pte::kAccessed | pte::kDirty;
 
+constinit SpinLock g_lock;  // the entries this file edits, and g_stats
 constinit SetMemoryStats g_stats{};
 
 uint64_t* table(uint64_t entry) { return static_cast<uint64_t*>(phys_to_virt(entry & pte::kAddrMask)); }
@@ -44,17 +47,13 @@ uint64_t* restricted_own_pte(const Slots& s, uint64_t pa) {
     return &table(*s.restricted)[pte::pt_index(direct_map_va(pa))];
 }
 
-void flush_block(uint64_t pa, uint64_t pages) {
-    const uint64_t va = direct_map_va(pa);
-    tlb::flush_range(tlb::Space::kUnrestricted, va, pages);
-    if (asi::enabled()) tlb::flush_range(tlb::Space::kRestricted, va, pages);
-}
+// Both PCIDs (the restricted one only with ASI on), every CPU.
+void flush_block(uint64_t pa, uint64_t pages) { tlb::flush_kernel_range_all_cpus(direct_map_va(pa), pages); }
 
-// split_large_page(): a PT mapping the 2 MiB leaf's frames with its flags.
-bool split(const Slots& s, uint64_t block) {
+// split_large_page(): `pt` (a frame from the allocator) maps the 2 MiB leaf's frames with
+// its flags. Under g_lock.
+void split(const Slots& s, uint64_t block, uint64_t pt) {
     const uint64_t leaf = *s.kernel;
-    const uint64_t pt = alloc_pages(0, page_alloc::GFP_KERNEL);
-    if (pt == 0) return false;
     uint64_t* entries = table(pt);
     const uint64_t flags = leaf & ~pte::kAddrMask2M & ~pte::kHuge & ~kHardwareBits & ~0x1ff000ull;
     for (uint64_t i = 0; i < kEntries; ++i) entries[i] = (block + i * pte::k4K) | flags;
@@ -65,7 +64,6 @@ bool split(const Slots& s, uint64_t block) {
     *s.kernel = link;
     if (share) *s.restricted = link;
     ++g_stats.splits;
-    return true;
 }
 
 // The 2 MiB leaf a split PT amounts to, or 0 when its entries are not uniform.
@@ -77,22 +75,18 @@ uint64_t uniform_leaf(uint64_t pde, uint64_t block) {
     return block | flags | pte::kHuge;
 }
 
-void collapse(const Slots& s, uint64_t block) {
+// The 2 MiB leaf back in both PDEs when the split PT is uniform; returns the PT frame, which
+// the caller frees after the flush (0: no collapse). Under g_lock.
+uint64_t collapse(const Slots& s, uint64_t block) {
     const uint64_t link = *s.kernel;
     const uint64_t leaf = uniform_leaf(link, block);
-    if (leaf == 0) return;
+    if (leaf == 0) return 0;
     const bool shared = s.restricted != nullptr && present(*s.restricted) && !huge(*s.restricted) &&
                         (*s.restricted & pte::kAddrMask) == (link & pte::kAddrMask);
     *s.kernel = leaf;
     if (shared) *s.restricted = leaf;
-    const uint64_t pt = link & pte::kAddrMask;
-    if (asi::bug(asi::Bug::kFreeTableBeforeFlush)) free_pages(pt, 0);  // the mistake
-    // Both PCIDs may hold a PDE-cache entry naming the table (SDM 4.10.3.1): gone before the
-    // table frame may be reused.
-    tlb::flush_all_now(tlb::Space::kUnrestricted);
-    if (asi::enabled()) tlb::flush_all_now(tlb::Space::kRestricted);
-    if (!asi::bug(asi::Bug::kFreeTableBeforeFlush)) free_pages(pt, 0);
     ++g_stats.collapses;
+    return link & pte::kAddrMask;
 }
 
 }  // namespace
@@ -100,31 +94,61 @@ void collapse(const Slots& s, uint64_t block) {
 bool set_direct_map_ro(uint64_t pa) {
     pa &= ~(pte::k4K - 1);
     const uint64_t block = pa & ~(pte::k2M - 1);
-    Slots s = slots(pa);
-    const bool split_now = huge(*s.kernel);
-    if (split_now && !split(s, block)) return false;
-    const unsigned i = pte::pt_index(direct_map_va(pa));
-    table(*s.kernel)[i] &= ~pte::kWritable;
-    if (uint64_t* r = restricted_own_pte(s, pa)) *r &= ~pte::kWritable;
+    // A table for a split, allocated before the lock (the allocator may wait for other CPUs).
+    uint64_t pt = 0;
+    {
+        SpinLockGuard lock(g_lock);
+        if (huge(*slots(pa).kernel)) pt = 1;
+    }
+    if (pt != 0) {
+        pt = alloc_pages(0, page_alloc::GFP_KERNEL);
+        if (pt == 0) return false;
+    }
+    bool split_now = false;
+    {
+        SpinLockGuard lock(g_lock);
+        Slots s = slots(pa);
+        if (huge(*s.kernel)) {
+            split(s, block, pt);
+            pt = 0;
+            split_now = true;
+        }
+        const unsigned i = pte::pt_index(direct_map_va(pa));
+        table(*s.kernel)[i] &= ~pte::kWritable;
+        if (uint64_t* r = restricted_own_pte(s, pa)) *r &= ~pte::kWritable;
+        ++g_stats.sealed;
+    }
+    if (pt != 0) free_pages(pt, 0);  // another CPU split the block meanwhile
     // After a split, the old 2 MiB translations of the whole block; else just this page.
     if (split_now) flush_block(block, kEntries);
     else flush_block(pa, 1);
-    ++g_stats.sealed;
     return true;
 }
 
 void set_direct_map_rw(uint64_t pa) {
     pa &= ~(pte::k4K - 1);
     const uint64_t block = pa & ~(pte::k2M - 1);
-    Slots s = slots(pa);
-    VERIFY(!huge(*s.kernel));
-    const unsigned i = pte::pt_index(direct_map_va(pa));
-    table(*s.kernel)[i] |= pte::kWritable;
-    if (uint64_t* r = restricted_own_pte(s, pa)) *r |= pte::kWritable;
-    // R/W 0 -> 1 needs no invalidation (SDM 4.10.4.3) but a stale read-only entry would give
-    // a spurious write fault, which this kernel does not expect.
-    flush_block(pa, 1);
-    if (*s.kernel & kSplitMark) collapse(s, block);
+    uint64_t freed_table = 0;
+    {
+        SpinLockGuard lock(g_lock);
+        Slots s = slots(pa);
+        VERIFY(!huge(*s.kernel));
+        const unsigned i = pte::pt_index(direct_map_va(pa));
+        table(*s.kernel)[i] |= pte::kWritable;
+        if (uint64_t* r = restricted_own_pte(s, pa)) *r |= pte::kWritable;
+        if (*s.kernel & kSplitMark) freed_table = collapse(s, block);
+    }
+    if (freed_table == 0) {
+        // R/W 0 -> 1 needs no invalidation (SDM 4.10.4.3) but a stale read-only entry would
+        // give a spurious write fault, which this kernel does not expect.
+        flush_block(pa, 1);
+        return;
+    }
+    if (asi::bug(asi::Bug::kFreeTableBeforeFlush)) free_pages(freed_table, 0);  // the mistake
+    // Every PCID of every CPU may hold a PDE-cache entry naming the table (SDM 4.10.3.1):
+    // gone before the table frame may be reused. This also drops the page's old entry.
+    tlb::flush_all_now_all_cpus();
+    if (!asi::bug(asi::Bug::kFreeTableBeforeFlush)) free_pages(freed_table, 0);
 }
 
 bool direct_map_is_ro(uint64_t pa) {
@@ -132,6 +156,6 @@ bool direct_map_is_ro(uint64_t pa) {
     return t.present && !t.writable;
 }
 
-const SetMemoryStats& set_memory_stats() { return g_stats; }
+const SetMemoryStats& set_memory_stats() { return g_stats; }  // a snapshot
 
 }  // namespace mm

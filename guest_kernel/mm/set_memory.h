@@ -17,6 +17,10 @@
 //   * A sealed page stays allocated: its pageblock cannot change sensitivity meanwhile
 //     (a change takes a whole free pageblock), so a split PDE never meets map/unmap.
 // Tables this code split carry kSplitMark in their PDE (an ignored bit, SDM table 4-17).
+// SMP: one spinlock serialises the entry edits (split, seal, unseal, collapse) and the
+// statistics; the TLB shootdowns (mm/tlb_shootdown.h: every CPU, both PCIDs) and the page
+// allocator calls happen after it is released, since both may wait for other CPUs. The
+// function returns only once every CPU has dropped the old translation.
 #pragma once
 #include <stdint.h>
 

@@ -29,6 +29,10 @@ constexpr TestCase kTests[] = {
     {"asi_half_memory", tests::asi_half_memory},
     {"page_alloc_stress", tests::page_alloc_stress},
     {"rfc_deferred_unmap", tests::rfc_deferred_unmap},
+    {"apic_timer", tests::apic_timer},
+    {"ipi_delivery", tests::ipi_delivery},
+    {"tlb_shootdown", tests::tlb_shootdown},
+    {"asi_shootdown_rule", tests::asi_shootdown_rule},
 };
 
 }  // namespace

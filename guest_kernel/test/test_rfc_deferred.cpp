@@ -13,6 +13,7 @@
 #include "mm/phys.h"
 #include "mm/pte.h"
 #include "mm/tlb.h"
+#include "mm/tlb_shootdown.h"
 #include "lib/string.h"
 #include "test/tests.h"
 
@@ -91,7 +92,6 @@ void run(ktap::Test& t, uint64_t block) {
 
 void rfc_deferred_unmap(ktap::Test& t) {
     if (!asi::enabled()) return t.skip("ASI is off (asi=off)");
-    using mm::tlb::Space;
     const uint64_t block = mm::alloc_pages(page_alloc::kPageblockOrder, GFP_KERNEL);
     if (!KT_EXPECT(t, block != 0)) return;
     const uint64_t va = mm::direct_map_va(block);
@@ -100,11 +100,11 @@ void rfc_deferred_unmap(ktap::Test& t) {
     if (*asi::rmap::pde_slot(block) & mm::pte::kHuge) {
         pt = mm::alloc_pages(0, GFP_KERNEL);
         if (!KT_EXPECT(t, pt != 0 && asi::rmap::split_pageblock(block, pt))) return;
-        mm::tlb::flush_range(Space::kRestricted, va, kBlockPages);
+        mm::tlb::flush_restricted_all_cpus(va, kBlockPages);
     }
     // The rfc policy starts with every free page unmapped.
     asi::rmap::unmap_pages(block, kBlockPages);
-    mm::tlb::flush_range(Space::kRestricted, va, kBlockPages);
+    mm::tlb::flush_restricted_all_cpus(va, kBlockPages);
 
     run(t, block);
 
@@ -114,7 +114,7 @@ void rfc_deferred_unmap(ktap::Test& t) {
     asi::rmap::map_pages(block, kBlockPages);
     if (pt != 0) {
         KT_EXPECT_EQ(t, asi::rmap::collapse_pageblock(block), pt);
-        mm::tlb::flush_all_now(Space::kRestricted);
+        mm::tlb::flush_all_now_all_cpus();  // no CPU may keep a PDE-cache entry naming pt
         mm::free_pages(pt, 0);
     }
     mm::free_pages(block, page_alloc::kPageblockOrder);

@@ -28,3 +28,20 @@
 // Interrupt Stack Table slots (SDM vol. 3A 6.14.5). IST numbers are 1-based in the gate.
 #define IST_DOUBLE_FAULT 1
 #define IST_NMI 2
+
+// SMP. MAX_CPUS = asi-emu's --smp limit (asi_emu_abi.h "SMP") = page_alloc::kMaxCpus.
+#define MAX_CPUS 64
+// offsetof(asi_abi::BootInfo, cpu_id): read by kernel_entry64 before it touches any stack.
+#define BOOT_INFO_CPU_ID 20
+// Each CPU's x86::percpu::Header (arch/x86/percpu.h), reached through GS.base: 64 bytes each
+// in percpu_headers[MAX_CPUS]; the offsets the entry code uses.
+#define PERCPU_HEADER_SHIFT 6
+#define PERCPU_SELF 0
+#define PERCPU_CPU_ID 8
+#define PERCPU_LOCK_DEPTH 12
+#define PERCPU_IRQ_DEPTH 16
+#define PERCPU_USER_RSP 24
+#define PERCPU_KERNEL_RSP 32
+// IA32_GS_BASE and IA32_KERNEL_GS_BASE (SDM vol. 4 table 2-2; SWAPGS exchanges them).
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102

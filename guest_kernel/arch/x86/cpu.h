@@ -70,6 +70,8 @@ constexpr uint32_t kMsrEfer = 0xc0000080;
 constexpr uint32_t kMsrStar = 0xc0000081;
 constexpr uint32_t kMsrLstar = 0xc0000082;
 constexpr uint32_t kMsrFmask = 0xc0000084;
+constexpr uint32_t kMsrGsBase = 0xc0000101;        // IA32_GS_BASE (SWAPGS: with the next one)
+constexpr uint32_t kMsrKernelGsBase = 0xc0000102;  // IA32_KERNEL_GS_BASE
 constexpr uint64_t kEferSce = 1ull << 0;   // SYSCALL enable
 constexpr uint64_t kEferLme = 1ull << 8;
 constexpr uint64_t kEferLma = 1ull << 10;
@@ -121,7 +123,34 @@ inline uint64_t read_rflags() {
 constexpr uint64_t kRflagsIf = 1ull << 9;
 
 inline void cli() { __asm__ volatile("cli" : : : "memory"); }
+inline void sti() { __asm__ volatile("sti" : : : "memory"); }
 inline void hlt() { __asm__ volatile("hlt" : : : "memory"); }
-inline void pause() { __asm__ volatile("pause"); }
+// cpu_relax(): the spin-wait hint. asi-emu ends the vCPU's time slice here when other vCPUs
+// can run (asi_emu_abi.h "SMP"), so every spin loop must execute it.
+inline void pause() { __asm__ volatile("pause" : : : "memory"); }
+
+// ---- Interrupt flag ------------------------------------------------------------------------
+// Kernel code runs with IF=0; interrupts are taken only in interrupt windows (kernel/smp.h).
+// STI delays recognition of interrupts until after the *next* instruction (SDM vol. 2B STI,
+// "interrupt shadow"), so `sti; cli` opens nothing on real hardware: each window below puts
+// one instruction in the shadow.
+inline bool interrupts_enabled() { return (read_rflags() & kRflagsIf) != 0; }
+// local_irq_save / local_irq_restore. Restoring IF=1 uses STI (not POPF), at which asi-emu
+// also delivers a pending interrupt.
+inline uint64_t irq_save() {
+    const uint64_t flags = read_rflags();
+    cli();
+    return flags;
+}
+inline void irq_restore(uint64_t flags) {
+    if (flags & kRflagsIf) sti();
+}
+// A pending interrupt is taken after the NOP, then IF=0 again.
+inline void interrupt_window() { __asm__ volatile("sti\n\tnop\n\tcli" : : : "memory"); }
+// One spin-wait step that also answers interrupts (IPIs from a CPU waiting for us).
+inline void pause_with_interrupts() { __asm__ volatile("sti\n\tpause\n\tcli" : : : "memory"); }
+// `sti; hlt` (Linux's safe_halt): the shadow covers HLT, so an interrupt that became pending
+// after the caller's last check still wakes it. Returns with IF=1, after the handler ran.
+inline void safe_halt() { __asm__ volatile("sti\n\thlt" : : : "memory"); }
 
 }  // namespace x86

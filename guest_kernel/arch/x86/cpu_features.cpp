@@ -35,6 +35,7 @@ void detect_features() {
         f.stepping = l1.eax & 0xf;
         f.pcid = bit(l1.ecx, 17);
         f.pge = bit(l1.edx, 13);
+        f.x2apic = bit(l1.ecx, 21);
     }
     if (f.max_leaf >= 7) {
         const CpuidResult l7 = cpuid(7, 0);

@@ -15,6 +15,7 @@ struct Features {
     bool syscall;     // CPUID.80000001H:EDX[11]: SYSCALL/SYSRET in 64-bit mode
     bool long_mode;   // CPUID.80000001H:EDX[29]
     bool pge;         // CPUID.01H:EDX[13]
+    bool x2apic;      // CPUID.01H:ECX[21]: the local APIC's x2APIC mode (SDM vol. 3A 10.12.1)
     bool page_1g;     // CPUID.80000001H:EDX[26]
     uint32_t phys_addr_bits;  // CPUID.80000008H:EAX[7:0] (36 if the leaf is absent)
     uint32_t virt_addr_bits;  // CPUID.80000008H:EAX[15:8] (48 if absent)

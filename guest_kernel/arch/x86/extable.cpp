@@ -1,5 +1,6 @@
 #include "arch/x86/extable.h"
 
+#include "arch/x86/percpu.h"
 #include "kernel/panic.h"
 
 extern "C" const x86::extable::Entry __start___ex_table[];
@@ -13,7 +14,9 @@ struct ExpectState {
     uint64_t count;
     ExceptionRecord last;
 };
-constinit ExpectState g_expect{};
+constinit ExpectState g_expects[percpu::kMaxCpus]{};  // per CPU
+
+ExpectState& me() { return g_expects[percpu::cpu_id()]; }
 
 constexpr ExceptionRecord kNoException = {~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull};
 
@@ -32,28 +35,29 @@ const Entry* search(uint64_t rip) {
 uint64_t entry_count() { return static_cast<uint64_t>(__stop___ex_table - __start___ex_table); }
 
 void note_exception(const ExceptionRecord& rec) {
-    ++g_expect.count;
-    g_expect.last = rec;
+    ExpectState& st = me();
+    ++st.count;
+    st.last = rec;
 }
 
-bool expecting() { return g_expect.armed; }
+bool expecting() { return me().armed; }
 
 }  // namespace extable
 
 ExpectException::ExpectException() {
-    VERIFY(!g_expect.armed);
-    g_expect.armed = true;
+    VERIFY(!me().armed);
+    me().armed = true;
     reset();
 }
 
-ExpectException::~ExpectException() { g_expect.armed = false; }
+ExpectException::~ExpectException() { me().armed = false; }
 
-uint64_t ExpectException::count() const { return g_expect.count; }
-const ExceptionRecord& ExpectException::last() const { return g_expect.last; }
+uint64_t ExpectException::count() const { return me().count; }
+const ExceptionRecord& ExpectException::last() const { return me().last; }
 
 void ExpectException::reset() {
-    g_expect.count = 0;
-    g_expect.last = kNoException;
+    me().count = 0;
+    me().last = kNoException;
 }
 
 }  // namespace x86

@@ -40,7 +40,7 @@ bool expecting();
 }  // namespace extable
 
 // Test facility: while alive, counts the exceptions the kernel recovers from and keeps the
-// last one. Not nestable.
+// last one. Not nestable; per CPU.
 class ExpectException {
 public:
     ExpectException();

@@ -53,6 +53,10 @@ void init() {
     // at any instruction, including just after SYSCALL while RSP is still the user's.
     set_gate(kDoubleFault, 0, IST_DOUBLE_FAULT);
     set_gate(kNmi, 0, IST_NMI);
+    load();
+}
+
+void load() {
     const DescriptorTablePointer p{sizeof(g_idt) - 1, g_idt};
     lidt(p);
 }
@@ -86,6 +90,10 @@ const char* vector_name(uint64_t vector) {
         case kControlProtection: return "#CP control protection";
         case kSyscallGate: return "int 0x80";
         case SYSCALL_FRAME_VECTOR: return "syscall";
+        case 0xf0: return "local timer";
+        case 0xf1: return "TLB shootdown IPI";
+        case 0xf2: return "call-function IPI";
+        case 0xff: return "spurious interrupt";
         default: return vector < 32 ? "reserved exception" : "external interrupt";
     }
 }

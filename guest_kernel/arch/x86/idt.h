@@ -30,7 +30,10 @@ enum Vector : uint8_t {
     kSyscallGate = 0x80,  // `int $0x80` from user mode (DPL 3)
 };
 
+// Fills the table (CPU 0) and loads it.
 void init();
+// Loads the same table on another CPU (the IDT is shared).
+void load();
 // Loads an IDTR with limit 0: any exception then becomes a triple fault (lkdtm TRIPLE_FAULT).
 void load_empty();
 const char* vector_name(uint64_t vector);

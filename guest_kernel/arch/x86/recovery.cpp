@@ -2,6 +2,7 @@
 
 #include "arch/x86/asm_defs.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/percpu.h"
 #include "kernel/panic.h"
 
 static_assert(offsetof(x86::recovery::ResumeContext, rsp) == 48);
@@ -16,28 +17,33 @@ struct State {
     uint64_t vector_mask;
     ResumeContext ctx;
 };
-constinit State g_state{};
+constinit State g_states[percpu::kMaxCpus]{};  // per CPU: each CPU may run its own
+
+State& me() { return g_states[percpu::cpu_id()]; }
 
 }  // namespace
 
 bool run(Fn fn, void* arg, uint64_t vector_mask) {
-    VERIFY(!g_state.armed);
-    g_state.armed = true;
-    g_state.vector_mask = vector_mask;
-    const uint64_t abandoned = call_with_recovery(&g_state.ctx, fn, arg);
-    g_state.armed = false;
+    State& st = me();
+    VERIFY(!st.armed);
+    st.armed = true;
+    st.vector_mask = vector_mask;
+    const uint64_t abandoned = call_with_recovery(&st.ctx, fn, arg);
+    st.armed = false;
     return abandoned != 0;
 }
 
-bool armed() { return g_state.armed; }
+bool armed() { return me().armed; }
 
 bool armed_for(uint64_t vector) {
-    return g_state.armed && vector < 64 && (g_state.vector_mask & (1ull << vector)) != 0;
+    const State& st = me();
+    return st.armed && vector < 64 && (st.vector_mask & (1ull << vector)) != 0;
 }
 
 void resume(TrapFrame& f) {
-    VERIFY(g_state.armed);
-    const ResumeContext& c = g_state.ctx;
+    State& st = me();
+    VERIFY(st.armed);
+    const ResumeContext& c = st.ctx;
     f.rbx = c.rbx;
     f.rbp = c.rbp;
     f.r12 = c.r12;
@@ -55,7 +61,7 @@ void resume(TrapFrame& f) {
     // A return to CPL3 nulls DS/ES when their DPL is below the new CPL (SDM vol. 2A IRET);
     // the trap stubs do not save them, so put the kernel's back.
     load_ds_es(KERNEL_DS);
-    g_state.armed = false;
+    st.armed = false;
 }
 
 }  // namespace x86::recovery

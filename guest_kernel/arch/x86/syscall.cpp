@@ -3,6 +3,7 @@
 #include "arch/x86/asm_defs.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_features.h"
+#include "arch/x86/percpu.h"
 #include "arch/x86/traps.h"
 #include "arch/x86/tss.h"
 
@@ -21,7 +22,7 @@ constexpr uint64_t kStar = (kSysretBase << 48) | (uint64_t(KERNEL_CS) << 32);
 }  // namespace
 
 void init() {
-    syscall_kernel_rsp = tss::entry_stack().top;
+    percpu::header().syscall_kernel_rsp = tss::entry_stack().top;
     if (!features().syscall) return;
     wrmsr(kMsrStar, kStar);
     wrmsr(kMsrLstar, reinterpret_cast<uint64_t>(&syscall_entry));

@@ -12,7 +12,8 @@ namespace x86::syscall {
 // DF (the ABI's direction flag), AC (no user-controlled alignment checking / SMAP override), NT.
 constexpr uint64_t kFmask = (1u << 9) | (1u << 8) | (1u << 10) | (1u << 18) | (1u << 14);
 
-// Sets EFER.SCE, STAR, LSTAR and FMASK when the CPU has SYSCALL. Needs tss::init().
+// Sets EFER.SCE, STAR, LSTAR and FMASK (per-CPU MSRs) when the CPU has SYSCALL, and this
+// CPU's SYSCALL stack (its TSS.RSP0 stack). Needs tss::init() / tss::init_cpu() on this CPU.
 void init();
 bool enabled();
 
@@ -24,7 +25,4 @@ void syscall_dispatch(x86::TrapFrame* frame);
 // Enters CPL3 at rip with rsp, RFLAGS = 0x2 (IF=0), all other GPRs zero. Never returns; the
 // kernel gets control back through traps and SYSCALL.
 [[noreturn]] void enter_user(uint64_t rip, uint64_t rsp);
-// Kernel stack for SYSCALL (= TSS.RSP0), and scratch for the user RSP during the switch.
-extern uint64_t syscall_kernel_rsp;
-extern uint64_t syscall_user_rsp;
 }

@@ -4,8 +4,9 @@
  * switch to the kernel stack before touching the stack. Then build the same TrapFrame as
  * an interrupt from CPL3 (vector SYSCALL_FRAME_VECTOR) and return with IRETQ.
  *
- * One CPU for now: the user RSP is parked in a global. With several CPUs this becomes a
- * per-CPU slot reached through SWAPGS.
+ * SWAPGS first: GS.base becomes this CPU's per-CPU header (arch/x86/percpu.h), which holds
+ * the kernel stack for SYSCALL and a slot for the user RSP during the switch (SYSCALL runs
+ * with IF=0, FMASK, so nothing can use the slot in between).
  */
 #include "arch/x86/asm_defs.h"
 #include "arch/x86/entry_macros.inc"
@@ -13,10 +14,11 @@
 	.text
 	.globl syscall_entry
 syscall_entry:
-	movq %rsp, syscall_user_rsp(%rip)
-	movq syscall_kernel_rsp(%rip), %rsp
+	swapgs
+	movq %rsp, %gs:PERCPU_USER_RSP
+	movq %gs:PERCPU_KERNEL_RSP, %rsp
 	pushq $USER_DS                  /* SS */
-	pushq syscall_user_rsp(%rip)    /* RSP */
+	pushq %gs:PERCPU_USER_RSP       /* RSP */
 	pushq %r11                      /* RFLAGS */
 	pushq $USER_CS                  /* CS */
 	pushq %rcx                      /* RIP */
@@ -27,7 +29,10 @@ syscall_entry:
 	call syscall_dispatch
 	POP_GPRS
 	addq $16, %rsp
-	iretq
+	testb $3, 8(%rsp)               /* the dispatcher may have redirected the frame to CPL0 */
+	jz 1f
+	swapgs
+1:	iretq
 
 /* enter_user(rip, rsp): IRETQ to CPL3 (SDM vol. 2A IRET: a return to an outer privilege level
  * pops SS:RSP and nulls DS/ES/FS/GS whose DPL is below the new CPL). */
@@ -53,12 +58,5 @@ enter_user:
 	xorl %r13d, %r13d
 	xorl %r14d, %r14d
 	xorl %r15d, %r15d
+	swapgs                          /* user GS.base in, the kernel's to IA32_KERNEL_GS_BASE */
 	iretq
-
-	.data
-	.balign 8
-	.globl syscall_kernel_rsp, syscall_user_rsp
-syscall_kernel_rsp:
-	.quad 0
-syscall_user_rsp:
-	.quad 0

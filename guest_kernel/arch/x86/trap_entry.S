@@ -10,6 +10,8 @@
  * Exceptions with an error code (SDM vol. 3A 6.15, table 6-1 / the per-vector pages):
  * #DF(8), #TS(10), #NP(11), #SS(12), #GP(13), #PF(14), #AC(17), #CP(21), #VC(29), #SX(30).
  * Hardware interrupts and INT n never push one.
+ *
+ * GS: SWAPGS on entry from CPL3 and before IRETQ to CPL3 (arch/x86/percpu.h).
  */
 #include "arch/x86/asm_defs.h"
 #include "arch/x86/entry_macros.inc"
@@ -17,7 +19,12 @@
 	.text
 	.p2align 4
 trap_common:
-	PUSH_GPRS
+	/* From CPL3: SWAPGS first, so that GS.base is this CPU's per-CPU header (percpu.h).
+	 * Stack here: vector, error code, RIP, CS (at 24), RFLAGS, RSP, SS. */
+	testb $3, 24(%rsp)
+	jz 1f
+	swapgs
+1:	PUSH_GPRS
 	/* Stack: 15 GPRs + vector + error code + 5-qword hardware frame = 176 bytes above a
 	 * 16-byte aligned RSP, so RSP is 16-byte aligned at the call as the SysV ABI requires. */
 	movq %rsp, %rdi
@@ -25,7 +32,12 @@ trap_common:
 	call trap_dispatch
 	POP_GPRS
 	addq $16, %rsp              /* vector and error code */
-	iretq
+	/* To CPL3 (per the frame as the dispatcher left it: a fixup may have redirected a user
+	 * frame to the kernel): give user mode its GS.base back. */
+	testb $3, 8(%rsp)
+	jz 2f
+	swapgs
+2:	iretq
 
 /* 256 stubs; trap_stub_table[v] is the address of vector v's stub. */
 	.set vec, 0

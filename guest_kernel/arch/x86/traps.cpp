@@ -3,6 +3,8 @@
 #include "abi/asi_emu_abi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/idt.h"
+#include "arch/x86/irq.h"
+#include "arch/x86/percpu.h"
 #include "arch/x86/probe.h"
 #include "arch/x86/recovery.h"
 #include "drivers/debug_exit.h"
@@ -74,13 +76,14 @@ void handle_user_trap(TrapFrame& f, const ExceptionRecord& rec) {
 
 void oops(const TrapFrame& f, uint64_t cr2, const char* reason) {
     cli();
-    if (g_in_oops) debug_exit::exit(asi_abi::kGuestExitFailure);  // faulted while reporting
-    g_in_oops = true;
+    // One report: a second oops (a fault while reporting, or another CPU) just ends the run.
+    if (__atomic_exchange_n(&g_in_oops, true, __ATOMIC_ACQ_REL)) debug_exit::exit(asi_abi::kGuestExitFailure);
+    console_bust();
     kprintf("------------[ cut here ]------------\n");
     kprintf("Oops: %s (vector %lu) error_code=%#lx", idt::vector_name(f.vector), f.vector,
             f.error_code);
     print_error_code(f.vector, f.error_code);
-    kprintf(" CPL %lu\n", f.cs & 3);
+    kprintf(" CPL %lu CPU %u\n", f.cs & 3, percpu::cpu_id());
     kprintf("RIP: %04lx:%016lx RFLAGS: %016lx\n", f.cs, f.rip, f.rflags);
     kprintf("RSP: %04lx:%016lx (handler stack %p)\n", f.ss, f.rsp, static_cast<const void*>(&f));
     kprintf("CR0: %016lx CR2: %016lx CR3: %016lx CR4: %016lx\n", read_cr0(), cr2, read_cr3(),
@@ -105,6 +108,16 @@ extern "C" void trap_dispatch(x86::TrapFrame* frame) {
     TrapFrame& f = *frame;
     const ExceptionRecord rec = traps::record_of(f, cr2);
 
+    // The local APIC's interrupts, from any mode (user mode runs with IF=0 today). ASI: a
+    // handler that leaves the restricted space (a #PF exit) while the interrupted code was in
+    // an ASI critical section re-enters it on the way out (2022 RFC, asi_intr_exit).
+    if (irq::is_external(f.vector)) {
+        const asi::State before = asi::state();
+        irq::dispatch(f);
+        asi::restore_after_interrupt(before);
+        if (f.from_user()) asi::prepare_return_to_user();
+        return;
+    }
     if (f.from_user()) {
         traps::handle_user_trap(f, rec);
         return;

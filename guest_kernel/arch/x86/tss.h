@@ -1,5 +1,7 @@
 // The 64-bit Task-State Segment (SDM vol. 3A 7.7, figure 7-11): in 64-bit mode it only holds
-// stack pointers: RSP0 for entries from CPL3, and the Interrupt Stack Table (6.14.5).
+// stack pointers: RSP0 for entries from CPL3, and the Interrupt Stack Table (6.14.5). One
+// per CPU, each with its own stacks: a CPU's interrupt frames must never land on another
+// CPU's stack.
 #pragma once
 #include <stdint.h>
 
@@ -24,11 +26,23 @@ struct StackRange {
 
 namespace tss {
 
-// Fills the TSS: RSP0 = the entry stack, IST1 = double-fault stack, IST2 = NMI stack.
+// The stacks a CPU's TSS points to.
+struct CpuStacks {
+    StackRange entry;         // RSP0: entries from user mode (interrupts and SYSCALL)
+    StackRange double_fault;  // IST1
+    StackRange nmi;           // IST2
+};
+
+constexpr uint64_t kStackSize = 16 * 1024;
+
+// CPU 0: static stacks in .bss.
 void init();
-const Tss64& get();
-StackRange entry_stack();             // RSP0: entries from user mode (interrupts and SYSCALL)
-StackRange ist_stack(unsigned ist);   // 1-based IST slot
+// An application processor: stacks its bring-up allocated (kernel/smp.cpp).
+void init_cpu(uint32_t cpu, const CpuStacks& stacks);
+const Tss64& get();                   // this CPU's
+const Tss64& get(uint32_t cpu);
+StackRange entry_stack();             // this CPU's RSP0 stack
+StackRange ist_stack(unsigned ist);   // this CPU's, 1-based IST slot
 
 }  // namespace tss
 }  // namespace x86

@@ -2,6 +2,7 @@
 
 #include "arch/x86/cpu.h"
 #include "arch/x86/idt.h"
+#include "arch/x86/percpu.h"
 #include "drivers/tracepoint.h"
 #include "kernel/panic.h"
 #include "mm/asi/fault_injection.h"
@@ -14,32 +15,62 @@ namespace {
 
 using mm::tlb::Space;
 
-struct AsiState {
-    bool enabled = false;
+constinit bool g_enabled = false;
+
+struct Cpu {
     State state = State::kUnrestricted;
     Counters counters;
 };
-constinit AsiState g{};
+constinit Cpu g_cpu[x86::percpu::kMaxCpus]{};
+
+Cpu& me() { return g_cpu[x86::percpu::cpu_id()]; }
 
 // #PF error code bits (SDM vol. 3A 4.7).
 constexpr uint64_t kPfPresent = 1u << 0;
 constexpr uint64_t kPfWrite = 1u << 1;
 constexpr uint64_t kPfUser = 1u << 2;
 
-void mitigate() {
+void mitigate(Cpu& c) {
     tracepoint::emit(asi_abi::kTraceMitigation, asi_abi::kMitigationBranchPredictor);
     tracepoint::emit(asi_abi::kTraceMitigation, asi_abi::kMitigationL1dFlush);
-    ++g.counters.branch_predictor_barriers;
-    ++g.counters.l1d_flushes;
+    ++c.counters.branch_predictor_barriers;
+    ++c.counters.l1d_flushes;
 }
 
+// Interrupts off.
 void do_exit(ExitReason reason, uint64_t caller) {
-    if (!g.enabled || g.state == State::kUnrestricted) return;
-    mitigate();
+    Cpu& c = me();
+    if (!g_enabled || c.state == State::kUnrestricted) return;
+    mitigate(c);
     mm::tlb::switch_to(Space::kUnrestricted);
-    g.state = State::kUnrestricted;
-    ++g.counters.exits[static_cast<uint32_t>(reason)];
+    c.state = State::kUnrestricted;
+    ++c.counters.exits[static_cast<uint32_t>(reason)];
     tracepoint::emit(asi_abi::kTraceAsiExit, exit_reason_abi(reason), caller);
+}
+
+// Interrupts off.
+void do_enter(uint64_t caller) {
+    Cpu& c = me();
+    if (!g_enabled) return;
+    if (c.state != State::kUnrestricted) {
+        c.state = State::kRestrictedTense;
+        return;
+    }
+    mitigate(c);
+    mm::tlb::switch_to(Space::kRestricted);
+    c.state = State::kRestrictedTense;
+    ++c.counters.entries;
+    tracepoint::emit(asi_abi::kTraceAsiEnter, 0, caller);
+}
+
+void set_global_pages_if_buggy() {
+    if (bug(Bug::kGlobalRestricted)) {
+        // The mistake: global pages with ASI on. Setting PGE invalidates every entry (SDM
+        // 4.10.4.1); from now on G=1 translations survive CR3 switches and INVPCID 0/1.
+        x86::write_cr4(x86::read_cr4() | x86::kCr4Pge);
+    } else {
+        VERIFY((x86::read_cr4() & x86::kCr4Pge) == 0);
+    }
 }
 
 }  // namespace
@@ -68,50 +99,53 @@ asi_abi::AsiExitReason exit_reason_abi(ExitReason r) {
 
 void init() {
     if (!rmap::built()) return;
-    VERIFY(!g.enabled);
+    VERIFY(!g_enabled);
     const uint64_t root = rmap::root();
     // Registered before it is ever loaded (the oracle judges its tables from now on).
     tracepoint::emit(asi_abi::kTraceAddressSpaceRegister, root, mm::tlb::pcid(Space::kRestricted),
                      asi_abi::kSpaceRestricted, 0);
     mm::tlb::set_root(Space::kRestricted, root);
-    if (bug(Bug::kGlobalRestricted)) {
-        // The mistake: global pages with ASI on. Setting PGE invalidates every entry (SDM
-        // 4.10.4.1); from now on G=1 translations survive CR3 switches and INVPCID 0/1.
-        x86::write_cr4(x86::read_cr4() | x86::kCr4Pge);
-    } else {
-        VERIFY((x86::read_cr4() & x86::kCr4Pge) == 0);
-    }
-    g.enabled = true;
+    set_global_pages_if_buggy();
+    g_enabled = true;
 }
 
-bool enabled() { return g.enabled; }
-State state() { return g.state; }
-bool in_restricted() { return g.state != State::kUnrestricted; }
-const Counters& counters() { return g.counters; }
+void init_cpu() {
+    me() = Cpu{};
+    if (g_enabled) set_global_pages_if_buggy();
+}
+
+bool enabled() { return g_enabled; }
+State state() { return me().state; }
+bool in_restricted() { return me().state != State::kUnrestricted; }
+const Counters& counters() { return me().counters; }
+const Counters& counters_of(uint32_t cpu) { return g_cpu[cpu].counters; }
+State state_of(uint32_t cpu) { return *static_cast<volatile const State*>(&g_cpu[cpu].state); }
 
 void enter() {
-    if (!g.enabled) return;
-    if (g.state != State::kUnrestricted) {
-        g.state = State::kRestrictedTense;
-        return;
-    }
-    mitigate();
-    mm::tlb::switch_to(Space::kRestricted);
-    g.state = State::kRestrictedTense;
-    ++g.counters.entries;
-    tracepoint::emit(asi_abi::kTraceAsiEnter, 0, reinterpret_cast<uint64_t>(__builtin_return_address(0)));
+    const uint64_t flags = x86::irq_save();
+    do_enter(reinterpret_cast<uint64_t>(__builtin_return_address(0)));
+    x86::irq_restore(flags);
 }
 
 void relax() {
-    if (g.state == State::kRestrictedTense) g.state = State::kRestrictedRelaxed;
+    Cpu& c = me();
+    if (c.state == State::kRestrictedTense) c.state = State::kRestrictedRelaxed;
 }
 
 void exit(ExitReason reason) {
+    const uint64_t flags = x86::irq_save();
     do_exit(reason, reinterpret_cast<uint64_t>(__builtin_return_address(0)));
+    x86::irq_restore(flags);
+}
+
+void restore_after_interrupt(State before) {
+    // Interrupts are off (interrupt gate).
+    if (before == State::kRestrictedTense && me().state == State::kUnrestricted)
+        do_enter(reinterpret_cast<uint64_t>(__builtin_return_address(0)));
 }
 
 bool handle_page_fault(const x86::TrapFrame& frame, uint64_t cr2) {
-    if (!g.enabled || g.state == State::kUnrestricted) return false;
+    if (!g_enabled || me().state == State::kUnrestricted) return false;
     if (frame.error_code & (kPfPresent | kPfUser)) return false;  // a protection fault, or user
     if ((x86::read_cr3() & ~x86::kCr3PcidMask) != rmap::root()) return false;
     const mm::Translation t = mm::kernel_page_table().translate(cr2);

@@ -23,8 +23,12 @@
 //   * no global translation exists while ASI is on (CR4.PGE=0; series patch "x86/mm/asi:
 //     don't use global pages when ASI enabled");
 //   * CR3 is written with the no-flush bit only when no flush is pending for the target
-//     PCID (mm/tlb.h).
-// Single CPU, interrupts off: the state is this CPU's.
+//     PCID and no other CPU's flush request is owed to it (mm/tlb.h, mm/tlb_shootdown.h).
+// SMP: state and counters are per CPU; a transition runs with interrupts off, so the
+// TLB-shootdown handler sees a CPU either inside or outside, never in between. An interrupt
+// handler runs in whatever space it interrupted; if it leaves the restricted space (an ASI
+// #PF exit) while the interrupted code was in a critical section (tense), the space is
+// re-entered before returning (restore_after_interrupt, the 2022 RFC's asi_intr_exit).
 #pragma once
 #include <stdint.h>
 
@@ -59,6 +63,8 @@ struct Counters {
 // Called after the restricted space is built (rmap::build + rmap::populate): registers it
 // and turns ASI on. With asi=off nothing is built and every call below is a no-op.
 void init();
+// Every other CPU, before it can enter (asi.bug=global-restricted sets its CR4.PGE too).
+void init_cpu();
 bool enabled();
 
 // [[gnu::noinline]] so that kTraceAsiEnter/Exit report the caller's return address.
@@ -66,9 +72,14 @@ bool enabled();
 void relax();
 [[gnu::noinline]] void exit(ExitReason reason);
 
-State state();
+State state();  // this CPU's
 bool in_restricted();
-const Counters& counters();
+const Counters& counters();  // this CPU's
+const Counters& counters_of(uint32_t cpu);
+State state_of(uint32_t cpu);
+
+// After an interrupt handler (trap_dispatch): `before` is the state it interrupted.
+void restore_after_interrupt(State before);
 
 // Called by trap_dispatch for a kernel-mode #PF before anything else: true when the fault
 // was ASI's (restricted CR3, address mapped with the needed rights in the unrestricted

@@ -5,7 +5,7 @@ namespace {
 
 constexpr const char* kNames[] = {
     "none", "unmap-no-flush", "flush-wrong-pcid", "global-restricted", "map-before-zero",
-    "free-table-before-flush",
+    "free-table-before-flush", "shootdown-local-only", "shootdown-skip-inside", "shootdown-skip-outside",
 };
 constexpr uint32_t kCount = sizeof(kNames) / sizeof(kNames[0]);
 

@@ -16,6 +16,17 @@
 //                            by set_memory_ro) goes back to the allocator before the flush
 //                            that drops paging-structure-cache entries pointing to it -> R5
 // asi.l1tf_invert=off is the sixth (R6 under asi-emu's --cpu-profile l1tf).
+//
+// TLB shootdown (mm/tlb_shootdown.h; only meaningful with several CPUs, --smp N). The warm-up
+// (kernel/asi_warmup.h) flips a pageblock to sensitive while the other CPUs are inside ASI
+// with its translations cached, and another while they are outside, then lets them re-enter:
+//   shootdown-local-only     the flush of a pageblock turned sensitive reaches this CPU only:
+//                            no IPI, no generation bump                  -> R2 (remote vCPU)
+//   shootdown-skip-inside    no IPI to the CPUs inside ASI (the generation still moves, so
+//                            only their next entry would flush)          -> R2 (remote vCPU)
+//   shootdown-skip-outside   CPUs outside ASI are recorded as flushed instead of being left
+//                            to flush at their next entry: they re-enter with a no-flush
+//                            CR3 load                                     -> R2 (remote vCPU)
 #pragma once
 #include <stdint.h>
 
@@ -30,6 +41,9 @@ enum class Bug : uint8_t {
     kGlobalRestricted,
     kMapBeforeZero,
     kFreeTableBeforeFlush,
+    kShootdownLocalOnly,
+    kShootdownSkipInside,
+    kShootdownSkipOutside,
 };
 
 const char* bug_name(Bug bug);
