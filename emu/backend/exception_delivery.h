@@ -37,6 +37,15 @@ struct GuestEvent {
     std::optional<uint64_t> cr2;  // loaded into CR2 as the delivery begins (#PF)
 };
 
+// #GP(0) raised by the instruction at rip (the usual error of a privileged instruction).
+inline GuestEvent general_protection_fault(uint64_t rip) {
+    GuestEvent ev;
+    ev.vector = vector::kGeneralProtection;
+    ev.error_code = 0;
+    ev.rip = rip;
+    return ev;
+}
+
 struct DeliveryOutcome {
     bool triple_fault = false;
     uint8_t delivered_vector = 0;  // what actually reached the guest (8 when promoted)

@@ -20,14 +20,6 @@ namespace {
 
 constexpr uint64_t kRflagsIf = 1u << 9;
 
-GuestEvent gp0(uint64_t rip) {
-    GuestEvent ev;
-    ev.vector = vector::kGeneralProtection;
-    ev.error_code = 0;
-    ev.rip = rip;
-    return ev;
-}
-
 }  // namespace
 
 void Vcpu::note_ipi_sent(uint32_t dest, const devices::IpiRequest& ipi) {
@@ -87,7 +79,7 @@ bool Vcpu::deliver_interrupt(bool ignore_shadow) {
 bool Vcpu::emulate_apic_rdmsr(const PrivilegedInsn& insn, uint32_t msr) {
     const std::optional<uint64_t> value = apic_.read_msr(msr, clock());
     if (!value) {
-        raise(gp0(insn.address));
+        raise(general_protection_fault(insn.address));
         return true;
     }
     uint64_t lo = *value & 0xffffffffull, hi = *value >> 32;
@@ -100,7 +92,7 @@ bool Vcpu::emulate_apic_rdmsr(const PrivilegedInsn& insn, uint32_t msr) {
 bool Vcpu::emulate_apic_wrmsr(const PrivilegedInsn& insn, uint32_t msr, uint64_t value) {
     const devices::LocalApic::WriteResult r = apic_.write_msr(msr, value, clock());
     if (!r.ok) {
-        raise(gp0(insn.address));
+        raise(general_protection_fault(insn.address));
         return true;
     }
     skip(insn);

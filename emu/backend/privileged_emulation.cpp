@@ -16,14 +16,6 @@ constexpr uint64_t kCr4Pge = 1ull << 7, kCr4Pcide = 1ull << 17;
 constexpr uint32_t kMsrTsc = 0x10, kMsrEfer = 0xc0000080, kMsrTscAux = 0xc0000103;
 constexpr uint64_t kEferSce = 1ull << 0, kEferLme = 1ull << 8, kEferLma = 1ull << 10, kEferNxe = 1ull << 11;
 
-GuestEvent gp0(uint64_t rip) {
-    GuestEvent ev;
-    ev.vector = vector::kGeneralProtection;
-    ev.error_code = 0;
-    ev.rip = rip;
-    return ev;
-}
-
 }  // namespace
 
 uint64_t Vcpu::tsc() const { return clock() + tsc_offset_; }
@@ -66,7 +58,7 @@ bool Vcpu::emulate(const PrivilegedInsn& insn) {
         case PrivilegedKind::Rdtsc:
         case PrivilegedKind::Rdtscp: {
             if (cpl() != 0 && (reg(UC_X86_REG_CR4) & (1u << 2))) {  // CR4.TSD
-                raise(gp0(insn.address));
+                raise(general_protection_fault(insn.address));
                 return true;
             }
             const uint64_t t = tsc(), lo = t & 0xffffffffull, hi = t >> 32;
@@ -95,14 +87,14 @@ bool Vcpu::emulate(const PrivilegedInsn& insn) {
 // the architectural no-flush decision goes into the event stream.
 bool Vcpu::emulate_mov_cr3(const PrivilegedInsn& insn) {
     if (cpl() != 0) {
-        raise(gp0(insn.address));
+        raise(general_protection_fault(insn.address));
         return true;
     }
     const uint64_t value = read_operand(insn);
     const bool pcide = reg(UC_X86_REG_CR4) & kCr4Pcide;
     const uint64_t reserved = ~((1ull << shared_.maxphyaddr) - 1) & ~kCr3NoFlush;
     if ((value & reserved) || (!pcide && (value & kCr3NoFlush))) {
-        raise(gp0(insn.address));
+        raise(general_protection_fault(insn.address));
         return true;
     }
     const bool no_flush = pcide && (value & kCr3NoFlush);
@@ -136,7 +128,7 @@ bool Vcpu::emulate_mov_cr3(const PrivilegedInsn& insn) {
 // invalid, so it is carried out here.
 bool Vcpu::emulate_invpcid(const PrivilegedInsn& insn) {
     if (cpl() != 0) {
-        raise(gp0(insn.address));
+        raise(general_protection_fault(insn.address));
         return true;
     }
     const uint64_t type = read_operand(insn);
@@ -149,7 +141,7 @@ bool Vcpu::emulate_invpcid(const PrivilegedInsn& insn) {
             ev.error_code = f->error_code;
             ev.cr2 = f->address;
         } else {
-            ev = gp0(insn.address);
+            ev = general_protection_fault(insn.address);
         }
         ev.rip = insn.address;
         raise(ev);
@@ -159,7 +151,7 @@ bool Vcpu::emulate_invpcid(const PrivilegedInsn& insn) {
     const bool pcide = reg(UC_X86_REG_CR4) & kCr4Pcide;
     if (type > 3 || (pcid >> 12) != 0 || (type == 0 && !mmu::is_canonical(address)) ||
         (type <= 1 && !pcide && pcid != 0)) {
-        raise(gp0(insn.address));
+        raise(general_protection_fault(insn.address));
         return true;
     }
     flush_unicorn_tlb();
@@ -232,7 +224,7 @@ bool Vcpu::emulate_wrmsr(const PrivilegedInsn& insn) {
     }
     if (msr != kMsrEfer) return false;
     if (value & ~(kEferSce | kEferLme | kEferLma) || (value & kEferNxe)) {
-        raise(gp0(insn.address));
+        raise(general_protection_fault(insn.address));
         return true;
     }
     shadow_efer_sce_ = value & kEferSce;
@@ -290,7 +282,7 @@ bool Vcpu::emulate_rep_stos(const PrivilegedInsn& insn) {
         const uint64_t n = std::min(count, (4096 - (dst & 4095)) / size);
         if (!mmu::is_canonical(dst)) {
             commit();
-            raise(gp0(insn.address));
+            raise(general_protection_fault(insn.address));
             return true;
         }
         const mmu::WalkResult w = mmu::walk(shared_.ram, cr3, dst, mmu::AccessType::Write, ctx);

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <regex>
 #include <sstream>
-#include <unistd.h>
 
 #include "emu/exit_codes.h"
 #include "tests/integration/process_runner.h"
@@ -23,9 +22,6 @@ using testutil::json_field;
 constexpr const char* kShortRun = "ops=2000";
 
 
-std::string temp(const std::string& name) {
-    return ::testing::TempDir() + "asi-scenario-" + std::to_string(getpid()) + "-" + name;
-}
 
 struct BugCase {
     const char* append;
@@ -40,7 +36,7 @@ class AsiBug : public ::testing::TestWithParam<BugCase> {};
 TEST_P(AsiBug, CaughtWithItsRuleAndReproducedByReplay) {
     if (!have_guest()) GTEST_SKIP() << "guest image not built";
     const BugCase& c = GetParam();
-    const std::string trace = temp(std::string(c.rule) + ".trace");
+    const std::string trace = testutil::temp_path(std::string(c.rule) + ".trace");
     auto live = run_asi_emu({"run", kGuest, "--append", std::string(c.append) + " " + kShortRun, "--cpu-profile",
                              c.profile, "--trace", trace, "--json"});
     ASSERT_EQ(live.exit_code, emu::kExitOracleViolation) << live.err;
@@ -102,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(Policies, AsiClean,
 
 TEST(AsiReplay, UninvertedTraceIsCleanByDefaultAndR6UnderL1tf) {
     if (!have_guest()) GTEST_SKIP() << "guest image not built";
-    const std::string trace = temp("uninverted.trace");
+    const std::string trace = testutil::temp_path("uninverted.trace");
     auto live = run_asi_emu({"run", kGuest, "--append", std::string("asi.l1tf_invert=off ") + kShortRun, "--trace", trace,
                              "--json"});
     ASSERT_EQ(live.exit_code, emu::kExitOk) << live.err;
@@ -116,7 +112,7 @@ TEST(AsiReplay, UninvertedTraceIsCleanByDefaultAndR6UnderL1tf) {
 
 TEST(AsiReplay, OneFlushFewerGivesR2) {
     if (!have_guest()) GTEST_SKIP() << "guest image not built";
-    const std::string trace = temp("clean.trace"), edited = temp("edited.trace");
+    const std::string trace = testutil::temp_path("clean.trace"), edited = testutil::temp_path("edited.trace");
     auto live = run_asi_emu({"run", kGuest, "--append", std::string("workload=flip-storm ") + kShortRun, "--trace", trace});
     ASSERT_EQ(live.exit_code, emu::kExitOk) << live.err;
     auto dump = run_asi_emu({"dump", trace});

@@ -1,5 +1,7 @@
 #include "tests/integration/process_runner.h"
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,16 +15,17 @@
 #include <thread>
 
 namespace testutil {
-namespace {
 
-std::string slurp(const std::string& path) {
+std::string read_file(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     std::stringstream ss;
     ss << f.rdbuf();
     return ss.str();
 }
 
-}  // namespace
+std::string temp_path(const std::string& name) {
+    return ::testing::TempDir() + "asi-emu-" + std::to_string(getpid()) + "-" + name;
+}
 
 ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seconds) {
     char out_tmpl[] = "/tmp/asi-emu-test-out-XXXXXX";
@@ -57,8 +60,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, int timeout_seco
     else if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
     close(out_fd);
     close(err_fd);
-    r.out = slurp(out_tmpl);
-    r.err = slurp(err_tmpl);
+    r.out = read_file(out_tmpl);
+    r.err = read_file(err_tmpl);
     unlink(out_tmpl);
     unlink(err_tmpl);
     return r;
@@ -84,6 +87,26 @@ std::string json_field(const std::string& json, const std::string& key) {
     if (p == std::string::npos) return "";
     const auto start = p + key.size() + 4;
     return json.substr(start, json.find_first_of(",\n}", start) - start);
+}
+
+uint64_t json_number(const std::string& json, const std::string& key) {
+    const std::string v = json_field(json, key);
+    EXPECT_FALSE(v.empty()) << "no \"" << key << "\" in " << json;
+    return v.empty() ? ~0ull : std::stoull(v);
+}
+
+std::string per_vcpu_json(const std::string& json, unsigned k) {
+    const auto section = json.find("\"per_vcpu\": {");
+    if (section == std::string::npos) return "";
+    const auto begin = json.find("\"" + std::to_string(k) + "\": {", section);
+    if (begin == std::string::npos) return "";
+    return json.substr(begin, json.find('}', begin) - begin + 1);
+}
+
+uint64_t vcpu_counter(const std::string& json, unsigned k, const std::string& key) {
+    const std::string obj = per_vcpu_json(json, k);
+    EXPECT_FALSE(obj.empty()) << "no per_vcpu." << k << " in " << json;
+    return json_number(obj, key);
 }
 
 }  // namespace testutil

@@ -1,5 +1,6 @@
 // Runs the asi-emu binary as a child process and captures what it printed and how it ended.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,5 +22,16 @@ const std::string& guest_image();
 bool have_guest();
 // The raw text of `"key": value` in asi-emu's --json output ("" when absent).
 std::string json_field(const std::string& json, const std::string& key);
+// json_field as a number; a missing key fails the current test and gives ~0.
+uint64_t json_number(const std::string& json, const std::string& key);
+// The text of per_vcpu.<k> in `run --json` (its counters are flat), "" when absent.
+std::string per_vcpu_json(const std::string& json, unsigned k);
+// One counter of per_vcpu.<k>; a missing vCPU or key fails the current test.
+uint64_t vcpu_counter(const std::string& json, unsigned k, const std::string& key);
+
+// A file's bytes ("" when it cannot be read).
+std::string read_file(const std::string& path);
+// A path in the test temp directory, unique to this process.
+std::string temp_path(const std::string& name);
 
 }  // namespace testutil

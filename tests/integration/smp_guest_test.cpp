@@ -3,32 +3,18 @@
 // and a run with --smp 4 is reproducible byte for byte.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <regex>
-#include <sstream>
 
 #include "emu/exit_codes.h"
 #include "tests/integration/process_runner.h"
 
-using testutil::json_field;
 using testutil::run_asi_emu;
 
 namespace {
 
 const std::string& kGuest = testutil::guest_image();
 
-std::string temp(const std::string& name) {
-    return ::testing::TempDir() + "asi-smp-" + std::to_string(getpid()) + "-" + name;
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
 
 class SmpSelfTests : public ::testing::TestWithParam<std::tuple<int, const char*>> {};
 
@@ -56,12 +42,12 @@ INSTANTIATE_TEST_SUITE_P(Cpus, SmpSelfTests,
 
 TEST(SmpDeterminism, SameSeedSameTraceWithFourVcpus) {
     if (!testutil::have_guest()) GTEST_SKIP() << "guest image not built";
-    const std::string a = temp("det-a.trace"), b = temp("det-b.trace");
+    const std::string a = testutil::temp_path("det-a.trace"), b = testutil::temp_path("det-b.trace");
     for (const std::string& t : {a, b}) {
         auto r = run_asi_emu({"run", kGuest, "--smp", "4", "--seed", "11", "--append", "test=all", "--trace", t});
         ASSERT_EQ(r.exit_code, emu::kExitOk) << r.err.substr(r.err.size() > 2000 ? r.err.size() - 2000 : 0);
     }
-    const std::string ta = slurp(a), tb = slurp(b);
+    const std::string ta = testutil::read_file(a), tb = testutil::read_file(b);
     EXPECT_FALSE(ta.empty());
     EXPECT_TRUE(ta == tb) << "two runs with the same seed and --smp 4 must give byte-identical traces";
     std::remove(a.c_str());

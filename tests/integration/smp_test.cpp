@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "emu/exit_codes.h"
@@ -14,32 +12,15 @@
 using testutil::json_field;
 using testutil::run_asi_emu;
 using testutil::test_image;
+using testutil::vcpu_counter;
+using testutil::json_number;
+using testutil::per_vcpu_json;
 
 namespace {
 
 // Runs that could spin forever if hang detection broke are given this long, then killed.
 constexpr int kTimeout = 60;
 
-uint64_t number(const std::string& json, const std::string& key) {
-    const std::string v = json_field(json, key);
-    EXPECT_FALSE(v.empty()) << "no \"" << key << "\" in " << json;
-    return v.empty() ? ~0ull : std::stoull(v);
-}
-
-// The text of per_vcpu.<k> in asi-emu's --json output (its counters are flat).
-std::string per_vcpu(const std::string& json, unsigned k) {
-    const auto section = json.find("\"per_vcpu\": {");
-    if (section == std::string::npos) return "";
-    const auto begin = json.find("\"" + std::to_string(k) + "\": {", section);
-    if (begin == std::string::npos) return "";
-    return json.substr(begin, json.find('}', begin) - begin + 1);
-}
-
-uint64_t vcpu_counter(const std::string& json, unsigned k, const std::string& key) {
-    const std::string obj = per_vcpu(json, k);
-    EXPECT_FALSE(obj.empty()) << "no per_vcpu." << k << " in " << json;
-    return number(obj, key);
-}
 
 // The "detail" string (json_field stops at the first comma, and details have commas).
 std::string detail(const testutil::ProcessResult& r) {
@@ -60,12 +41,6 @@ void expect_outcome(const testutil::ProcessResult& r, int code, const std::strin
     EXPECT_EQ(json_field(r.out, "outcome"), "\"" + outcome + "\"") << r.out;
 }
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "asi-emu-smp-" + name; }
-
-std::string read_all(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
 
 class SmpIpi : public ::testing::TestWithParam<unsigned> {};
 
@@ -78,9 +53,9 @@ TEST_P(SmpIpi, EveryApplicationProcessorTakesItsIpi) {
     auto r = run_asi_emu({"run", test_image("smp_ipi"), "--smp", std::to_string(n), "--json"}, kTimeout);
     expect_outcome(r, emu::kExitOk, "guest-exit");
     EXPECT_EQ(json_field(r.out, "guest_exit_value"), "0");
-    EXPECT_EQ(number(r.out, "vcpus"), n);
-    EXPECT_EQ(number(r.out, "ipis_sent"), n - 1);
-    EXPECT_EQ(number(r.out, "ipis_received"), n - 1);
+    EXPECT_EQ(json_number(r.out, "vcpus"), n);
+    EXPECT_EQ(json_number(r.out, "ipis_sent"), n - 1);
+    EXPECT_EQ(json_number(r.out, "ipis_received"), n - 1);
     EXPECT_EQ(vcpu_counter(r.out, 0, "ipis_sent"), n - 1);
     EXPECT_EQ(vcpu_counter(r.out, 0, "interrupts"), 0u) << "the BSP sends, it receives nothing";
     for (unsigned k = 1; k < n; ++k) {
@@ -91,7 +66,7 @@ TEST_P(SmpIpi, EveryApplicationProcessorTakesItsIpi) {
         EXPECT_GE(vcpu_counter(r.out, k, "halts"), 1u);
         EXPECT_GT(vcpu_counter(r.out, k, "idle_ticks"), 0u) << "parked by HLT while it waited";
     }
-    EXPECT_EQ(per_vcpu(r.out, n), "") << "no vCPU beyond --smp";
+    EXPECT_EQ(per_vcpu_json(r.out, n), "") << "no vCPU beyond --smp";
 }
 
 INSTANTIATE_TEST_SUITE_P(Smp, SmpIpi, ::testing::Values(2u, 4u));
@@ -99,18 +74,18 @@ INSTANTIATE_TEST_SUITE_P(Smp, SmpIpi, ::testing::Values(2u, 4u));
 TEST(Smp, SingleVcpuSendsNoIpi) {
     auto r = run_asi_emu({"run", test_image("smp_ipi"), "--json"}, kTimeout);
     expect_outcome(r, emu::kExitOk, "guest-exit");
-    EXPECT_EQ(number(r.out, "vcpus"), 1u);
-    EXPECT_EQ(number(r.out, "ipis_sent"), 0u);
-    EXPECT_EQ(number(r.out, "interrupts"), 0u);
-    EXPECT_EQ(per_vcpu(r.out, 1), "");
+    EXPECT_EQ(json_number(r.out, "vcpus"), 1u);
+    EXPECT_EQ(json_number(r.out, "ipis_sent"), 0u);
+    EXPECT_EQ(json_number(r.out, "interrupts"), 0u);
+    EXPECT_EQ(per_vcpu_json(r.out, 1), "");
 }
 
 TEST(Smp, BroadcastToSixtyFourVcpus) {
     // The largest machine: --smp 64 is accepted and every AP takes its IPI.
     auto r = run_asi_emu({"run", test_image("smp_ipi"), "--smp", "64", "--json"}, kTimeout);
     expect_outcome(r, emu::kExitOk, "guest-exit");
-    EXPECT_EQ(number(r.out, "ipis_sent"), 63u);
-    EXPECT_EQ(number(r.out, "interrupts"), 63u);
+    EXPECT_EQ(json_number(r.out, "ipis_sent"), 63u);
+    EXPECT_EQ(json_number(r.out, "interrupts"), 63u);
     EXPECT_EQ(vcpu_counter(r.out, 63, "interrupts"), 1u);
 }
 
@@ -121,7 +96,7 @@ TEST(Smp, ApsWithInterruptsOffNeverTakeTheIpiAndTheSpinningBspHitsTheLimit) {
                          kTimeout);
     expect_outcome(r, emu::kExitLimitReached, "insn-limit");
     EXPECT_NE(detail(r).find("instruction limit 1000000"), std::string::npos) << r.out;
-    EXPECT_EQ(number(r.out, "ipis_sent"), 1u);
+    EXPECT_EQ(json_number(r.out, "ipis_sent"), 1u);
     EXPECT_EQ(vcpu_counter(r.out, 1, "ipis_received"), 1u) << "accepted into the IRR";
     EXPECT_EQ(vcpu_counter(r.out, 1, "interrupts"), 0u) << "but never taken with IF=0";
     EXPECT_GE(vcpu_counter(r.out, 1, "halts"), 1u);
@@ -138,7 +113,7 @@ TEST(Smp, EveryVcpuParkedWithNothingToWakeItIsAHang) {
     EXPECT_NE(d.find("vCPU 0 (IF=1"), std::string::npos) << d;
     EXPECT_NE(d.find("vCPU 1 (IF=0)"), std::string::npos) << d;
     EXPECT_EQ(vcpu_counter(r.out, 1, "ipis_received"), 1u);
-    EXPECT_EQ(number(r.out, "interrupts"), 0u);
+    EXPECT_EQ(json_number(r.out, "interrupts"), 0u);
 }
 
 // ---- Timer ----------------------------------------------------------------------------------
@@ -148,12 +123,12 @@ TEST(Smp, PeriodicTimerWakesTheParkedBspByTimeJumps) {
     // parked, time jumps to CPU 0's timer deadline.
     auto r = run_asi_emu({"run", test_image("smp_timer"), "--smp", "2", "--json"}, kTimeout);
     expect_outcome(r, emu::kExitOk, "guest-exit");
-    EXPECT_GE(number(r.out, "timer_interrupts"), 5u);
+    EXPECT_GE(json_number(r.out, "timer_interrupts"), 5u);
     EXPECT_GE(vcpu_counter(r.out, 0, "timer_interrupts"), 5u);
     EXPECT_GE(vcpu_counter(r.out, 0, "interrupts"), 5u);
     EXPECT_EQ(vcpu_counter(r.out, 1, "timer_interrupts"), 0u) << "CPU 1 never programmed its timer";
     EXPECT_EQ(vcpu_counter(r.out, 1, "interrupts"), 0u);
-    EXPECT_GE(number(r.out, "time_jumps"), 1u);
+    EXPECT_GE(json_number(r.out, "time_jumps"), 1u);
     // 5 periods of 50000 ticks at divide 1 passed on CPU 0's clock, nearly all of it idle.
     EXPECT_GE(vcpu_counter(r.out, 0, "instructions") + vcpu_counter(r.out, 0, "idle_ticks"), 250000u);
     EXPECT_LT(vcpu_counter(r.out, 0, "instructions"), 1000u);
@@ -162,9 +137,9 @@ TEST(Smp, PeriodicTimerWakesTheParkedBspByTimeJumps) {
 TEST(Smp, PeriodicTimerOnASingleVcpuNeedsNoTimeJump) {
     auto r = run_asi_emu({"run", test_image("smp_timer"), "--json"}, kTimeout);
     expect_outcome(r, emu::kExitOk, "guest-exit");
-    EXPECT_GE(number(r.out, "timer_interrupts"), 5u);
-    EXPECT_EQ(number(r.out, "time_jumps"), 0u) << "one vCPU sleeps to its deadline inside its turn";
-    EXPECT_GE(number(r.out, "idle_ticks"), 200000u);
+    EXPECT_GE(json_number(r.out, "timer_interrupts"), 5u);
+    EXPECT_EQ(json_number(r.out, "time_jumps"), 0u) << "one vCPU sleeps to its deadline inside its turn";
+    EXPECT_GE(json_number(r.out, "idle_ticks"), 200000u);
 }
 
 TEST(Smp, MaskedTimerNeverWakesTheBsp) {
@@ -172,8 +147,8 @@ TEST(Smp, MaskedTimerNeverWakesTheBsp) {
         SCOPED_TRACE(std::string("--smp ") + n);
         auto r = run_asi_emu({"run", test_image("smp_timer_masked"), "--smp", n, "--json"}, kTimeout);
         expect_outcome(r, emu::kExitGuestCrash, "guest-halted");
-        EXPECT_EQ(number(r.out, "timer_interrupts"), 0u);
-        EXPECT_EQ(number(r.out, "time_jumps"), 0u) << "a masked timer is no reason to jump";
+        EXPECT_EQ(json_number(r.out, "timer_interrupts"), 0u);
+        EXPECT_EQ(json_number(r.out, "time_jumps"), 0u) << "a masked timer is no reason to jump";
         EXPECT_NE(detail(r).find("wake"), std::string::npos) << detail(r);
     }
 }
@@ -201,7 +176,7 @@ TEST(Smp, HaltImageOnTwoVcpusIsAHang) {
     EXPECT_NE(d.find("every vCPU is parked"), std::string::npos) << d;
     EXPECT_NE(d.find("vCPU 0 (IF=0)"), std::string::npos) << d;
     EXPECT_NE(d.find("vCPU 1 (IF=0)"), std::string::npos) << d;
-    EXPECT_EQ(number(r.out, "vcpus"), 2u);
+    EXPECT_EQ(json_number(r.out, "vcpus"), 2u);
     EXPECT_EQ(vcpu_counter(r.out, 1, "halts"), 1u);
 }
 
@@ -242,14 +217,14 @@ TEST(Smp, PauseEndsTheSliceOnlyWhenAnotherVcpuExists) {
     EXPECT_GE(vcpu_counter(two.out, 0, "slices"), 1000u);
     auto one = run_asi_emu({"run", test_image("smp_pause"), "--json"}, kTimeout);
     expect_outcome(one, emu::kExitOk, "guest-exit");
-    EXPECT_EQ(number(one.out, "pause_exits"), 0u) << "alone, PAUSE is a NOP";
-    EXPECT_EQ(number(one.out, "idle_ticks"), 0u);
+    EXPECT_EQ(json_number(one.out, "pause_exits"), 0u) << "alone, PAUSE is a NOP";
+    EXPECT_EQ(json_number(one.out, "idle_ticks"), 0u);
 }
 
 // ---- Determinism and the trace ------------------------------------------------------------
 
 TEST(Smp, RunsAreByteIdenticalAndTheTraceShowsTheSchedule) {
-    const std::string a = temp("a.trace"), b = temp("b.trace"), c = temp("c.trace");
+    const std::string a = testutil::temp_path("a.trace"), b = testutil::temp_path("b.trace"), c = testutil::temp_path("c.trace");
     const std::vector<std::string> run{"run", test_image("smp_ipi"), "--smp", "4", "--json", "--trace"};
     auto with = [](std::vector<std::string> v, const std::vector<std::string>& more) {
         v.insert(v.end(), more.begin(), more.end());
@@ -261,7 +236,7 @@ TEST(Smp, RunsAreByteIdenticalAndTheTraceShowsTheSchedule) {
     expect_outcome(ra, emu::kExitOk, "guest-exit");
     expect_outcome(rb, emu::kExitOk, "guest-exit");
     expect_outcome(rc, emu::kExitOk, "guest-exit");
-    const std::string ta = read_all(a), tb = read_all(b), tc = read_all(c);
+    const std::string ta = testutil::read_file(a), tb = testutil::read_file(b), tc = testutil::read_file(c);
     ASSERT_FALSE(ta.empty());
     EXPECT_TRUE(ta == tb) << "two runs of the same machine wrote different traces";
     EXPECT_EQ(ra.out, rb.out) << "and different counters";
@@ -277,8 +252,28 @@ TEST(Smp, RunsAreByteIdenticalAndTheTraceShowsTheSchedule) {
     for (const std::string& p : {a, b, c}) std::remove(p.c_str());
 }
 
+TEST(Smp, ChromeExportShowsIpisInterruptsAndParkedTime) {
+    const std::string t = testutil::temp_path("chrome.trace"), json = testutil::temp_path("chrome.json");
+    expect_outcome(run_asi_emu({"run", test_image("smp_ipi"), "--smp", "2", "--trace", t, "--json"}, kTimeout),
+                   emu::kExitOk, "guest-exit");
+    auto e = run_asi_emu({"export", t, "--format", "chrome", "-o", json}, kTimeout);
+    ASSERT_EQ(e.exit_code, emu::kExitOk) << e.err;
+    const std::string out = testutil::read_file(json);
+    EXPECT_NE(out.find("\"IPI to vCPU 1\""), std::string::npos) << out.substr(0, 2000);
+    EXPECT_NE(out.find("\"interrupt\""), std::string::npos);
+    EXPECT_NE(out.find("\"parked (hlt)\""), std::string::npos);
+    EXPECT_NE(out.find("\"name\": \"vCPU 1\""), std::string::npos);
+
+    const std::string one = testutil::temp_path("chrome-one.trace"), one_json = testutil::temp_path("chrome-one.json");
+    expect_outcome(run_asi_emu({"run", test_image("smp_ipi"), "--trace", one, "--json"}, kTimeout), emu::kExitOk,
+                   "guest-exit");
+    ASSERT_EQ(run_asi_emu({"export", one, "--format", "chrome", "-o", one_json}, kTimeout).exit_code, emu::kExitOk);
+    EXPECT_EQ(testutil::read_file(one_json).find("IPI to vCPU"), std::string::npos) << "one vCPU sends no IPI";
+    for (const std::string& p : {t, json, one, one_json}) std::remove(p.c_str());
+}
+
 TEST(Smp, SingleVcpuTraceHasNoIpi) {
-    const std::string t = temp("one.trace");
+    const std::string t = testutil::temp_path("one.trace");
     auto r = run_asi_emu({"run", test_image("smp_ipi"), "--trace", t, "--json"}, kTimeout);
     expect_outcome(r, emu::kExitOk, "guest-exit");
     auto d = run_asi_emu({"dump", t}, kTimeout);
@@ -316,5 +311,5 @@ TEST(Smp, OutOfRangeSmpAndQuantumAreBadInput) {
 TEST(Smp, BoundaryQuantumIsAccepted) {
     auto r = run_asi_emu({"run", test_image("smp_ipi"), "--smp", "2", "--quantum", "100", "--json"}, kTimeout);
     expect_outcome(r, emu::kExitOk, "guest-exit");
-    EXPECT_EQ(number(r.out, "ipis_sent"), 1u);
+    EXPECT_EQ(json_number(r.out, "ipis_sent"), 1u);
 }

@@ -14,31 +14,14 @@
 using testutil::json_field;
 using testutil::run_asi_emu;
 using testutil::test_image;
+using testutil::vcpu_counter;
+using testutil::json_number;
+using testutil::per_vcpu_json;
 
 namespace {
 
 constexpr int kTimeout = 60;
 
-uint64_t number(const std::string& json, const std::string& key) {
-    const std::string v = json_field(json, key);
-    EXPECT_FALSE(v.empty()) << "no \"" << key << "\" in " << json;
-    return v.empty() ? ~0ull : std::stoull(v);
-}
-
-// The text of per_vcpu.<k> in asi-emu's --json output (its counters are flat).
-std::string per_vcpu(const std::string& json, unsigned k) {
-    const auto section = json.find("\"per_vcpu\": {");
-    if (section == std::string::npos) return "";
-    const auto begin = json.find("\"" + std::to_string(k) + "\": {", section);
-    if (begin == std::string::npos) return "";
-    return json.substr(begin, json.find('}', begin) - begin + 1);
-}
-
-uint64_t vcpu_counter(const std::string& json, unsigned k, const std::string& key) {
-    const std::string obj = per_vcpu(json, k);
-    EXPECT_FALSE(obj.empty()) << "no per_vcpu." << k << " in " << json;
-    return number(obj, key);
-}
 
 // Guest exit values (see the image's header comment).
 std::string exit_value_meaning(const std::string& v) {
@@ -70,7 +53,7 @@ TEST(Xmodify, AnotherVcpusWriteToUserCodeDropsTheStaleTranslation) {
     EXPECT_EQ(vcpu_counter(r.out, 0, "code_invalidations"), 0u) << "CPU 0 never runs user code";
     EXPECT_GE(vcpu_counter(r.out, 1, "slices"), 2u);
     EXPECT_GT(vcpu_counter(r.out, 0, "pause_exits"), 0u) << "CPU 0 waits with PAUSE, giving CPU 1 slices";
-    EXPECT_EQ(number(r.out, "exceptions_delivered"), 0u);
+    EXPECT_EQ(json_number(r.out, "exceptions_delivered"), 0u);
 }
 
 TEST(Xmodify, ShortQuantumStillPicksUpTheNewCode) {
@@ -85,7 +68,7 @@ TEST(Xmodify, WritesToDataOnlyInvalidateNothing) {
     // Near miss: the same change, but to a copy of the code in a frame nothing executes, plus
     // a store to the user-visible data page CPU 1 writes its result to.
     auto r = run_image("xmodify_data_only");
-    EXPECT_EQ(number(r.out, "code_invalidations"), 0u);
+    EXPECT_EQ(json_number(r.out, "code_invalidations"), 0u);
     EXPECT_EQ(vcpu_counter(r.out, 1, "code_invalidations"), 0u);
     EXPECT_GE(vcpu_counter(r.out, 1, "slices"), 2u);
 }
@@ -93,6 +76,6 @@ TEST(Xmodify, WritesToDataOnlyInvalidateNothing) {
 TEST(Xmodify, RewritingUserCodeWithTheSameBytesInvalidatesNothing) {
     // Near miss: a store into the code frame that leaves its contents as they were.
     auto r = run_image("xmodify_same_bytes");
-    EXPECT_EQ(number(r.out, "code_invalidations"), 0u);
+    EXPECT_EQ(json_number(r.out, "code_invalidations"), 0u);
     EXPECT_EQ(vcpu_counter(r.out, 1, "code_invalidations"), 0u);
 }

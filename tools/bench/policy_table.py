@@ -3,18 +3,11 @@
 fixed seed under the leak oracle and prints a Markdown table of what each design costs.
 Usage: tools/bench/policy_table.py [path/to/asi-emu] [ops] [seed]"""
 import json
-import re
 import subprocess
-import sys
 
-emu = sys.argv[1] if len(sys.argv) > 1 else "build/default/emu/asi-emu"
-ops = sys.argv[2] if len(sys.argv) > 2 else "20000"
-seed = sys.argv[3] if len(sys.argv) > 3 else "7"
+from bench_common import args, grab
 
-
-def grab(pattern, text, default="-"):
-    m = re.search(pattern, text)
-    return m.group(1) if m else default
+emu, ops, seed = args()
 
 
 rows = []

@@ -5,19 +5,12 @@ IPIs sent, remote flushes, flushes avoided by the "only CPUs inside ASI" rule, A
 the emulation speed of 4 vCPUs vs 1 on the same total work, runs side by side.
 Usage: tools/bench/smp_table.py [path/to/asi-emu] [ops] [seed]"""
 import json
-import re
 import subprocess
-import sys
 import time
 
-emu = sys.argv[1] if len(sys.argv) > 1 else "build/default/emu/asi-emu"
-ops = sys.argv[2] if len(sys.argv) > 2 else "20000"
-seed = sys.argv[3] if len(sys.argv) > 3 else "7"
+from bench_common import args, grab
 
-
-def grab(pattern, text, default="-"):
-    m = re.search(pattern, text)
-    return m.group(1) if m else default
+emu, ops, seed = args()
 
 
 def run(smp, append, oracle="on"):
