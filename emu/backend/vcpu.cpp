@@ -14,7 +14,8 @@
 namespace emu::backend {
 namespace {
 
-// Never executed: non-canonical, so `until` in uc_emu_start is never reached.
+// Passed as `until` to uc_emu_start and ignored there: the engine runs with an empty exit
+// list (see Vcpu::init).
 constexpr uint64_t kNeverAddress = 0x0000800000000000ull;
 // A page mapped and unmapped again to make Unicorn flush its own (untagged) TLB; see
 // DESIGN 4.7: uc_ctl_flush_tlb crashes when called from a hook.
@@ -41,6 +42,13 @@ Vcpu::~Vcpu() {
 
 std::optional<std::string> Vcpu::init(const BootState& boot) {
     if (uc_open(UC_ARCH_X86, UC_MODE_64, &uc_) != UC_ERR_OK) return "uc_open failed";
+    // Without an exit list, Unicorn 2.0.1 drops the translation at `until - 1` whenever
+    // uc_emu_start returns (softmmu/cpus.c, resume_all_vcpus). That looks the address up
+    // through the guest's page tables, and when it is not mapped QEMU's walker writes it to
+    // CR2 and sets old_exception to #PF, as if the guest had faulted there: a #PF handler
+    // whose slice ended before it read CR2 would read that address instead of its own. An
+    // empty exit list makes the drop a no-op; slices end by uc_emu_stop only.
+    if (uc_ctl_exits_enable(uc_) != UC_ERR_OK) return "enabling Unicorn's exit list failed";
     windows_.emplace(uc_, shared_.ram.data, shared_.ram.size, shared_.text);
     if (auto err = windows_->map_static_windows()) return err;
 
@@ -294,11 +302,21 @@ void Vcpu::revalidate_user_code() {
         if (!shared_.ram.contains(page.frame, 4096)) continue;
         const uint64_t h = frame_hash(shared_.ram.data + page.frame);
         if (h == page.hash) continue;
-        page.hash = h;
         // Only a page Unicorn maps now can hold translations it would reuse (an alias
         // mapped again later is a new RAM block); asking about an unmapped page would make
         // Unicorn fill its TLB through our unmapped-memory hook.
-        if (windows_->alias_frame(va) != page.frame) continue;
+        if (windows_->alias_frame(va) != page.frame) {
+            page.hash = h;
+            continue;
+        }
+        // uc_ctl_remove_cache looks the page up through the guest's page tables, and a miss
+        // there is a #PF that QEMU half raises (CR2, old_exception, exception_index) and then
+        // swallows. So drop only what the current root maps; otherwise the hash stays stale
+        // and the next serializing point, after the next CR3 load, retries.
+        if (mmu::walk(shared_.ram, reg(UC_X86_REG_CR3), va, mmu::AccessType::Execute, access_context(cpl() == 3))
+                .status != mmu::WalkStatus::Ok)
+            continue;
+        page.hash = h;
         uc_ctl_remove_cache(uc_, va, va + 4096);
         ++stats_.code_invalidations;
     }
@@ -601,8 +619,10 @@ StopInfo Vcpu::run(uint64_t slice_end) {
         const uint64_t start = reg(UC_X86_REG_RIP);
         threshold_rip_ = 0;
         // QEMU's old_exception (the exception being delivered, for SDM table 6-5) must be -1
-        // at an instruction boundary; Unicorn 2.0.1 leaves it set when a stop interrupts the
-        // raising of an exception, and the next #PF would become a #DF or a silent shutdown.
+        // at an instruction boundary, or the next #PF becomes a #DF or a silent shutdown.
+        // Unicorn 2.0.1 sets it from outside the guest whenever one of its own page lookups
+        // misses (the exit-address drop that Vcpu::init turns off, uc_ctl_remove_cache);
+        // this check counts any such case left (stale_exception_resets, expected 0).
         {
             CpuStateBlob blob(uc_, *shared_.layout);
             blob.load();

@@ -221,6 +221,17 @@ TEST(Smp, PauseEndsTheSliceOnlyWhenAnotherVcpuExists) {
     EXPECT_EQ(json_number(one.out, "idle_ticks"), 0u);
 }
 
+// Unicorn 2.0.1 drops the translation at the `until` address whenever uc_emu_start returns,
+// and that lookup, when it misses, writes CR2. A #PF handler that loses its slice before it
+// reads CR2 must still read its own fault address.
+TEST(Smp, Cr2SurvivesTheEndOfASlice) {
+    auto r = run_asi_emu({"run", test_image("smp_cr2_across_slices"), "--smp", "2", "--json"}, kTimeout);
+    EXPECT_EQ(r.signal, 0) << r.err;
+    EXPECT_EQ(r.exit_code, emu::kExitOk) << "the handler read a CR2 other than its fault address\n" << r.out;
+    EXPECT_GE(vcpu_counter(r.out, 0, "pause_exits"), 2u) << "the handler's PAUSEs must end its slice";
+    EXPECT_EQ(json_number(r.out, "stale_exception_resets"), 0u);
+}
+
 // ---- Determinism and the trace ------------------------------------------------------------
 
 TEST(Smp, RunsAreByteIdenticalAndTheTraceShowsTheSchedule) {
