@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <string_view>
 
 #include "guest_kernel/abi/asi_emu_abi.h"
 
@@ -86,7 +87,41 @@ void LeakOracle::remember_vcpu(unsigned v, const char* note) {
     if (h.size() > kHistory) h.pop_front();
 }
 
-void LeakOracle::report(Rule rule, unsigned v, uint16_t pcid, uint64_t va, uint64_t frame, std::string how) {
+void LeakOracle::remember_flush(unsigned v, const char* note) {
+    remember_vcpu(v, note);
+    if (tlb_.vcpu_count() < 2) return;
+    flush_history_.push_back({current_index_, *current_, note});
+    if (flush_history_.size() > kFlushHistory) flush_history_.pop_front();
+}
+
+// With several vCPUs, a stale entry usually means a flush that stayed on the CPU that did
+// it: names the flushes other vCPUs did since the frame's mapping last changed (which, as
+// vCPU v still holds the entry, did not reach v's TLB: SDM 4.10.5, INVLPG/INVPCID/MOV CR3
+// act on the executing logical processor only).
+std::string LeakOracle::explain_remote_flushes(unsigned v, uint64_t frame,
+                                               std::vector<Violation::Link>& links) const {
+    if (tlb_.vcpu_count() < 2) return "";
+    uint64_t changed = 0;
+    for (uint64_t key : {frame & ~0xfffull, frame & ~((1ull << 21) - 1)})
+        if (auto it = frame_history_.find(key); it != frame_history_.end())
+            for (const Violation::Link& l : it->second)
+                if (l.note == std::string_view("page-table entry changed")) changed = std::max(changed, l.index);
+    std::string others;
+    for (const Violation::Link& l : flush_history_) {
+        if (l.index <= changed || l.event.vcpu == v) continue;
+        links.push_back({l.index, l.event, std::string(l.note) + " on vCPU " + std::to_string(l.event.vcpu) +
+                                               " only: vCPU " + std::to_string(v) + " kept its entry"});
+        const std::string who = "vCPU " + std::to_string(l.event.vcpu);
+        if (others.find(who) == std::string::npos) others += (others.empty() ? "" : ", ") + who;
+    }
+    if (others.empty())
+        return "; no vCPU flushed since the entry " + std::string(changed ? "changed" : "was cached");
+    return "; since the entry changed, only " + others + " flushed (no shootdown reached vCPU " +
+           std::to_string(v) + ")";
+}
+
+void LeakOracle::report(Rule rule, unsigned v, uint16_t pcid, uint64_t va, uint64_t frame, std::string how,
+                        std::vector<Violation::Link> extra_links) {
     ++violation_count_;
     ++metrics_.violations_by_rule[static_cast<int>(rule)];
     if (violations_.size() >= kMaxStoredViolations) return;
@@ -104,6 +139,7 @@ void LeakOracle::report(Rule rule, unsigned v, uint16_t pcid, uint64_t va, uint6
         if (auto it = frame_history_.find(key); it != frame_history_.end())
             x.chain.insert(x.chain.end(), it->second.begin(), it->second.end());
     if (v < vcpu_history_.size()) x.chain.insert(x.chain.end(), vcpu_history_[v].begin(), vcpu_history_[v].end());
+    x.chain.insert(x.chain.end(), std::make_move_iterator(extra_links.begin()), std::make_move_iterator(extra_links.end()));
     std::sort(x.chain.begin(), x.chain.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
     x.chain.erase(std::unique(x.chain.begin(), x.chain.end(), [](const auto& a, const auto& b) { return a.index == b.index; }),
                   x.chain.end());
@@ -132,7 +168,8 @@ void LeakOracle::process(const emu::Event& e) {
             const uint64_t value = e.a[0] | (e.a[2] ? cr_bits::kCr3NoFlush : 0);
             const InvalidationEffect eff = tlb_.mov_to_cr3(v, value);
             if (!e.a[2]) count_flush(metrics_.cr3_flush, eff);
-            remember_vcpu(v, e.a[2] ? "CR3 load, no-flush" : "CR3 load, flushing");
+            if (e.a[2]) remember_vcpu(v, "CR3 load, no-flush");
+            else remember_flush(v, "CR3 load, flushing");
             if (in_restricted_space(v)) {
                 ++metrics_.asi_entries;
                 check_restricted_entry(v);
@@ -149,12 +186,12 @@ void LeakOracle::process(const emu::Event& e) {
             break;
         case emu::EventKind::Invlpg:
             count_flush(metrics_.invlpg, tlb_.invlpg(v, e.a[0]));
-            remember_vcpu(v, "INVLPG");
+            remember_flush(v, "INVLPG");
             break;
         case emu::EventKind::Invpcid:
             count_flush(metrics_.invpcid,
                         tlb_.invpcid(v, static_cast<InvpcidType>(e.a[0] & 3), static_cast<Pcid>(e.a[1]), e.a[2]));
-            remember_vcpu(v, "INVPCID");
+            remember_flush(v, "INVPCID");
             break;
         case emu::EventKind::Exception:
             // A #PF invalidates the translations that would be used for the faulting address
@@ -279,12 +316,14 @@ void LeakOracle::check_cached_paths(unsigned v, uint64_t frame) {
             (t.source != CacheSource::CurrentRoot || user_accessible({c.root, mmu::PteLevel::Pml4e}, t.va_page)))
             continue;
         const uint64_t va = t.va_page + (frame - t.frame);
-        const std::string how = std::string("vCPU ") + std::to_string(v) + " in the restricted space (PCID " +
+        std::string how = std::string("vCPU ") + std::to_string(v) + " in the restricted space (PCID " +
                                 std::to_string(c.pcid) + ") may still use a " + to_string(t.source) +
                                 (t.global ? " global" : "") + " translation VA " + hex(va) + " -> " + hex(frame) +
                                 " (entry " + hex(t.entry) + ")";
         if (ledger_.sensitive(frame)) {
-            report(t.global ? Rule::R3Global : Rule::R2Stale, v, c.pcid, va, frame, how);
+            std::vector<Violation::Link> links;
+            if (!t.global) how += explain_remote_flushes(v, frame, links);
+            report(t.global ? Rule::R3Global : Rule::R2Stale, v, c.pcid, va, frame, how, std::move(links));
         } else if (ledger_.residue(frame)) {
             if (content_.frame_is_zero(frame)) ledger_.clear_residue(frame);
             else report(Rule::R4Residue, v, c.pcid, va, frame, how + ", not zeroed");

@@ -97,9 +97,12 @@ private:
     bool in_restricted_space(unsigned v) const;
     const AddressSpaceInfo* restricted_root(uint64_t root) const;
     void count_flush(FlushCounts& counts, const InvalidationEffect& eff);
-    void report(Rule rule, unsigned v, uint16_t pcid, uint64_t va, uint64_t frame, std::string how);
+    void report(Rule rule, unsigned v, uint16_t pcid, uint64_t va, uint64_t frame, std::string how,
+                std::vector<Violation::Link> extra_links = {});
     void remember_frame(uint64_t frame, const char* note);
     void remember_vcpu(unsigned v, const char* note);
+    void remember_flush(unsigned v, const char* note);
+    std::string explain_remote_flushes(unsigned v, uint64_t frame, std::vector<Violation::Link>& links) const;
     void remember_block(uint64_t pa, uint64_t order, const char* note);
 
     CpuProfile profile_;
@@ -124,6 +127,9 @@ private:
     static constexpr size_t kHistory = 6;
     std::unordered_map<uint64_t, std::deque<Violation::Link>> frame_history_;
     std::vector<std::deque<Violation::Link>> vcpu_history_;
+    // The latest TLB flushes of every vCPU (SMP: a flush done on one CPU only).
+    static constexpr size_t kFlushHistory = 16;
+    std::deque<Violation::Link> flush_history_;
     static constexpr size_t kMaxStoredViolations = 1000;
 };
 

@@ -248,6 +248,42 @@ TEST(OracleR2, LocalOnlyFlushLeavesTheOtherVcpu) {
     EXPECT_TRUE(IsViolation(s.violations()[0], Rule::R2Stale, 1, kRestrictedPcid, dm_va(kR2Frame), kR2Frame));
 }
 
+// The report says why vCPU 1 still holds the entry: the flush since the change ran on
+// vCPU 0 only, and the chain carries that flush.
+TEST(OracleR2, LocalOnlyFlushIsNamedInTheExplanation) {
+    Scenario s;
+    s.enter_restricted(0);
+    r2_stream(s, [](Scenario& x) { x.invlpg(0, dm_va(kR2Frame)); });
+    ASSERT_EQ(s.violations().size(), 1u) << describe(s.violations());
+    const cpu_model::Violation& v = s.violations()[0];
+    EXPECT_NE(v.how.find("only vCPU 0 flushed (no shootdown reached vCPU 1)"), std::string::npos) << v.how;
+    bool linked = false;
+    for (const auto& link : v.chain)
+        linked |= link.event.kind == emu::EventKind::Invlpg && link.event.vcpu == 0 &&
+                  link.note == "INVLPG on vCPU 0 only: vCPU 1 kept its entry";
+    EXPECT_TRUE(linked) << describe(v);
+}
+
+TEST(OracleR2, NoFlushAnywhereSaysSo) {
+    Scenario s;
+    r2_stream(s, [](Scenario&) {});
+    ASSERT_EQ(s.violations().size(), 1u) << describe(s.violations());
+    EXPECT_NE(s.violations()[0].how.find("no vCPU flushed since the entry changed"), std::string::npos)
+        << s.violations()[0].how;
+}
+
+TEST(OracleR2, ASingleVcpuReportHasNoShootdownClause) {
+    ScenarioOptions one;
+    one.vcpus = 1;
+    Scenario s(one);
+    s.enter_restricted(0);
+    s.unmap_restricted_block(kR2Block);
+    s.alloc_sensitive(kR2Frame);
+    ASSERT_EQ(s.violations().size(), 1u) << describe(s.violations());
+    EXPECT_EQ(s.violations()[0].how.find("vCPU 0 flushed"), std::string::npos) << s.violations()[0].how;
+    EXPECT_EQ(s.violations()[0].how.find("shootdown"), std::string::npos) << s.violations()[0].how;
+}
+
 TEST(OracleR2, NoFlushAnywhereNamesBothRestrictedVcpus) {
     Scenario s;
     s.enter_restricted(0);
