@@ -12,9 +12,7 @@
 //   seed=S                         workload seed (default: the boot-info rng seed)
 //   nopcid, noinvpcid              ignore the CPU's PCID / INVPCID (Linux's options)
 //   lapic_timer, nolapic_timer     with / without a periodic tick from the local APIC
-//                                  timer (default without: idle CPUs wake on IPIs only;
-//                                  asi-emu's restart of an engine at a timer deadline
-//                                  still loses a #PF in long runs, see README)
+//                                  timer (default with; without, idle CPUs wake on IPIs only)
 #pragma once
 #include <stdint.h>
 
@@ -41,7 +39,7 @@ struct BootConfig {
     uint64_t seed = 0;
     bool nopcid = false;
     bool noinvpcid = false;
-    bool lapic_timer = false;
+    bool lapic_timer = true;
 };
 
 const char* policy_name(Policy p);

@@ -77,7 +77,7 @@ void print_banner() {
         kprintf("asi-guest: SMP: %u of %u CPU(s) online (x2APIC), tick every %u instructions\n",
                 smp::online_count(), smp::cpu_count(), tick::kTickInstructions);
     else if (x86::features().x2apic)
-        kprintf("asi-guest: SMP: %u of %u CPU(s) online (x2APIC), no periodic tick (lapic_timer turns it on)\n",
+        kprintf("asi-guest: SMP: %u of %u CPU(s) online (x2APIC), no periodic tick (nolapic_timer)\n",
                 smp::online_count(), smp::cpu_count());
     else
         kprintf("asi-guest: SMP: no x2APIC: CPU 0 only, no tick\n");

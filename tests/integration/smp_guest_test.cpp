@@ -33,11 +33,11 @@ TEST_P(SmpSelfTests, EveryKtapSelfTestPasses) {
 
 INSTANTIATE_TEST_SUITE_P(Cpus, SmpSelfTests,
                          ::testing::Combine(::testing::Values(1, 2, 4),
-                                            ::testing::Values("test=all", "test=all lapic_timer")),
+                                            ::testing::Values("test=all", "test=all nolapic_timer")),
                          [](const auto& info) {
                              return "smp" + std::to_string(std::get<0>(info.param)) +
-                                    (std::string(std::get<1>(info.param)).find("lapic") != std::string::npos ? "_tick"
-                                                                                                              : "");
+                                    (std::string(std::get<1>(info.param)).find("nolapic") != std::string::npos ? "_notick"
+                                                                                                                : "");
                          });
 
 TEST(SmpDeterminism, SameSeedSameTraceWithFourVcpus) {
