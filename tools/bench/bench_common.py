@@ -11,6 +11,6 @@ def args():
     return emu, ops, seed
 
 
-def grab(pattern, text, default="-"):
+def grab(pattern, text, group=1, default="-"):
     m = re.search(pattern, text)
-    return m.group(1) if m else default
+    return m.group(group) if m else default
