@@ -1,5 +1,7 @@
 #include "cpu_model/frame_ledger.h"
 
+#include "mmu/state_digest.h"
+
 #include <algorithm>
 
 namespace cpu_model {
@@ -52,6 +54,13 @@ bool FrameLedger::range_has_secrets(uint64_t base, uint64_t size) const {
     for (uint64_t f = base; f < end; f += 4096)
         if (state(f) & (kSensitive | kResidue)) return true;
     return false;
+}
+
+uint64_t FrameLedger::digest() const {
+    mmu::Digest d;
+    for (size_t i = 0; i < states_.size(); ++i)
+        if (states_[i] || owners_[i]) d.add(i).add(states_[i]).add(owners_[i]);
+    return d.value();
 }
 
 }  // namespace cpu_model

@@ -28,6 +28,7 @@ public:
     bool range_has_secrets(uint64_t base, uint64_t size) const;
     const std::set<uint64_t>& sensitive_frames() const { return sensitive_; }
     const std::set<uint64_t>& residue_frames() const { return residue_; }
+    uint64_t digest() const;
 
 private:
     static constexpr uint8_t kAllocated = 1, kSensitive = 2, kResidue = 4;

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "guest_kernel/abi/asi_emu_abi.h"
+#include "mmu/state_digest.h"
 
 namespace cpu_model {
 namespace {
@@ -53,7 +54,27 @@ void LeakOracle::on_table_untracked(const mmu::TableKey& key) {
     if (i < table_levels_.size() && table_levels_[i]) --table_levels_[i];
 }
 
+LeakOracle::LeakOracle(const LeakOracle& other)
+    : profile_(other.profile_), content_(other.content_), index_(other.index_), tlb_(other.tlb_, index_),
+      ledger_(other.ledger_), spaces_(other.spaces_), table_levels_(other.table_levels_),
+      violations_(other.violations_), violation_count_(other.violation_count_), metrics_(other.metrics_),
+      current_(nullptr), next_index_(other.next_index_), current_index_(other.current_index_),
+      pending_leaves_(other.pending_leaves_), frame_history_(other.frame_history_),
+      vcpu_history_(other.vcpu_history_), flush_history_(other.flush_history_) {
+    index_.add_observer(this);
+}
+
 LeakOracle::~LeakOracle() { index_.remove_observer(this); }
+
+uint64_t LeakOracle::state_digest() const {
+    mmu::Digest d;
+    d.add(index_.digest()).add(tlb_.digest()).add(ledger_.digest());
+    for (const auto& [root, info] : spaces_) d.add(root).add(info.pcid).add(info.restricted).add(info.owner);
+    for (size_t i = 0; i < table_levels_.size(); ++i)
+        if (table_levels_[i]) d.add(i).add(table_levels_[i]);
+    d.add(violation_count_).add(next_index_).add(metrics_.pte_writes).add(metrics_.asi_entries);
+    return d.value();
+}
 
 const AddressSpaceInfo* LeakOracle::restricted_root(uint64_t root) const {
     auto it = spaces_.find(root);

@@ -62,6 +62,12 @@ public:
     LeakOracle(uint64_t ram_size, unsigned vcpus, const CpuProfile& profile, mmu::TableReader& tables,
                FrameContentSource& content);
     ~LeakOracle() override;
+    // A deep copy judging from the same state with the same inputs (a machine snapshot).
+    LeakOracle(const LeakOracle& other);
+    LeakOracle& operator=(const LeakOracle&) = delete;
+    // A digest of everything that decides future verdicts (page-table index, TLB model,
+    // ledger, registrations, counters): equal digests, equal futures. For snapshot tests.
+    uint64_t state_digest() const;
 
     // Feeds one event. TableSnapshot/TableEntry/FrameContent are inputs of the readers, not
     // of the oracle: callers route them there.

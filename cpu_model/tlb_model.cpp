@@ -2,6 +2,8 @@
 // function implements are listed in tlb_model.h with their SDM sources.
 #include "cpu_model/tlb_model.h"
 
+#include "mmu/state_digest.h"
+
 #include <algorithm>
 #include <cassert>
 
@@ -48,6 +50,26 @@ TlbModel::TlbModel(mmu::AddressSpaceIndex& index, unsigned vcpus, int maxphyaddr
       root_mask_(mmu::cr3_table_address(~0ull, maxphyaddr)),
       vcpus_(vcpus) {
     index_.add_observer(this);
+}
+
+TlbModel::TlbModel(const TlbModel& other, mmu::AddressSpaceIndex& index)
+    : index_(index), root_mask_(other.root_mask_), vcpus_(other.vcpus_), records_(other.records_),
+      by_key_(other.by_key_), by_anchor_(other.by_anchor_), next_id_(other.next_id_) {
+    index_.add_observer(this);
+}
+
+uint64_t TlbModel::digest() const {
+    mmu::Digest d;
+    for (const Vcpu& v : vcpus_) {
+        d.add(v.ctl.paging).add(v.ctl.pge).add(v.ctl.pcide).add(v.ctl.smep).add(v.ctl.root).add(v.ctl.pcid);
+        d.add(v.current).add(v.pcids.size()).add(v.global_records.size());
+        for (const auto& [pcid, st] : v.pcids) d.add(pcid).add(st.records.size()).add(st.last_active_end);
+    }
+    for (const auto& [id, r] : records_)
+        d.add(id).add(r.vcpu).add(r.pcid).add(r.globals_only).add(r.is_root).add(r.anchor.frame)
+            .add(static_cast<uint64_t>(r.anchor.level)).add(r.va_base).add(r.frozen_at).add(r.left_at)
+            .add(r.holes.size());
+    return d.add(next_id_).value();
 }
 
 TlbModel::~TlbModel() {

@@ -108,6 +108,9 @@ public:
     ~TlbModel() override;
     TlbModel(const TlbModel&) = delete;
     TlbModel& operator=(const TlbModel&) = delete;
+    // A copy of `other` observing `index`, which must be a copy of other's index (a machine
+    // snapshot): the records' pins are already in it.
+    TlbModel(const TlbModel& other, mmu::AddressSpaceIndex& index);
 
     unsigned vcpu_count() const { return static_cast<unsigned>(vcpus_.size()); }
 
@@ -146,6 +149,8 @@ public:
         size_t frozen_records = 0;
     };
     Stats stats(unsigned v) const;
+    // The control state of every vCPU and what each record is (kind, anchor, times, holes).
+    uint64_t digest() const;
     // True when vCPU v may use under PCID pcid anything besides its current root's tables:
     // retained roots, old tables, stale entries, or global translations (any PCID).
     bool holds_more_than_current_root(unsigned v, Pcid pcid) const;

@@ -165,7 +165,11 @@ Machine::~Machine() {
 
 RunOutcome Machine::run() {
     RunOutcome out;
-    const ScheduleOutcome scheduled = scheduler_->run();
+    ScheduleOutcome scheduled = scheduler_->run();
+    while (scheduled.stop.kind == backend::StopKind::FuzzReady) {
+        if (on_fuzz_ready(*vcpus_[scheduled.vcpu], out)) return out;
+        scheduled = scheduler_->run();
+    }
     const backend::StopInfo& stop = scheduled.stop;
     backend::Vcpu& cpu = *vcpus_[scheduled.vcpu];
     out.stopped_vcpu = scheduled.vcpu;
@@ -211,6 +215,19 @@ RunOutcome Machine::run() {
             out.outcome = "oracle-violation";
             out.exit_code = kExitOracleViolation;
             break;
+        case backend::StopKind::FuzzDone: {
+            // The guest ran its program: RSI = FuzzStatus. No program is not a failure.
+            const uint64_t status = cpu.fuzz_request().rsi;
+            out.outcome = "fuzz-done";
+            out.guest_value = static_cast<uint32_t>(status);
+            out.detail = "fuzz program: " + std::to_string(cpu.fuzz_request().rdi) + " operations, status " +
+                         std::to_string(status);
+            out.exit_code = status == asi_abi::kFuzzOk || status == asi_abi::kFuzzNoProgram ? kExitOk
+                                                                                               : kExitGuestFailure;
+            break;
+        }
+        case backend::StopKind::FuzzReady:
+            break;  // handled above
     }
     if (oracle_) {
         out.oracle_enabled = true;

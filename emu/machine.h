@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "emu/backend/privileged_scan.h"
 #include "emu/backend/vcpu.h"
 #include "emu/boot_loader.h"
+#include "emu/dirty_page_tracker.h"
 #include "emu/devices/debug_exit.h"
 #include "emu/devices/serial_16550.h"
 #include "emu/elf_image.h"
@@ -43,6 +45,11 @@ struct MachineConfig {
     bool tlb_stats = false;
     uint32_t smp = 1;                       // vCPUs, 1-64
     uint64_t quantum = kDefaultQuantum;     // time slice, in guest instructions
+    // The program handed to the guest's fuzz mode at kFuzzReady (asi_emu_abi.h); none: the
+    // guest finds no program.
+    std::optional<std::vector<uint8_t>> fuzz_program;
+    // Stop at kFuzzReady and return outcome "fuzz-ready" (the fuzzer snapshots there).
+    bool pause_at_fuzz_ready = false;
 };
 
 // A failure before the guest runs, with the exit code it maps to.
@@ -82,6 +89,33 @@ public:
 
     RunOutcome run();
     void add_event_sink(EventSink* sink) { sinks_.push_back(sink); }
+
+    // ---- In-emulator fuzzing (machine_fuzz.cpp) -------------------------------------------
+    // Writes header + program into the buffer the guest announced at kFuzzReady. Throws
+    // MachineError(kExitBadInput) when the program is too long.
+    void write_fuzz_program(std::span<const uint8_t> program);
+    // The next run() after a "fuzz-ready" outcome hands the guest this program.
+    void set_fuzz_program(std::optional<std::vector<uint8_t>> program) { config_.fuzz_program = std::move(program); }
+    void set_pause_at_fuzz_ready(bool pause) { config_.pause_at_fuzz_ready = pause; }
+    // Snapshot of the whole machine between runs: every vCPU, the schedule, devices, the
+    // oracle, and guest RAM through write tracking (emu/dirty_page_tracker.h), so that
+    // restore_snapshot() costs what the runs since wrote. Refused with a trace or
+    // --tlb-stats (their output cannot be taken back). Throws MachineError.
+    void take_snapshot();
+    // Returns the number of RAM pages put back.
+    size_t restore_snapshot();
+    // From now on, every vCPU may run `instructions` more (on its clock) before the run
+    // ends as insn-limit (exit 4): a fuzz input's budget.
+    void set_instruction_budget(uint64_t instructions);
+    // Guest block coverage into counters (libFuzzer's extra counters); null turns it off.
+    void set_coverage(uint8_t* counters, size_t size) {
+        shared_.coverage = counters;
+        shared_.coverage_size = size;
+    }
+    // Everything host-side that decides what happens next (vCPUs, schedule, oracle).
+    uint64_t state_digest() const;
+    // All of guest RAM (O(RAM): for tests).
+    uint64_t ram_digest() const;
     // The configuration string recorded in a trace header.
     std::string config_string() const;
     const ElfImage& image() const { return image_; }
@@ -108,6 +142,8 @@ private:
         const cpu_model::LeakOracle& o_;
     };
     void dispatch(const Event& e);
+    // Handles a kFuzzReady stop; true when run() must return ("fuzz-ready").
+    bool on_fuzz_ready(const backend::Vcpu& cpu, RunOutcome& out);
 
     MachineConfig config_;
     uint8_t* ram_ = nullptr;
@@ -131,6 +167,18 @@ private:
     std::unique_ptr<SmpScheduler> scheduler_;
     std::vector<std::unique_ptr<backend::Vcpu>> vcpus_;
     backend::Vcpu* current_ = nullptr;  // the vCPU whose event is being dispatched
+    backend::FuzzRequest fuzz_ready_;   // the guest's kFuzzReady request (buffer, size)
+
+    struct Snapshot {
+        std::vector<std::shared_ptr<const backend::Vcpu::Snapshot>> vcpus;
+        SmpScheduler::Position schedule;
+        std::unique_ptr<cpu_model::LeakOracle> oracle;
+        uint64_t reported_violations = 0;
+        std::optional<uint32_t> debug_exit_value;
+        backend::FuzzRequest fuzz_ready;
+    };
+    std::unique_ptr<Snapshot> snapshot_;
+    std::unique_ptr<DirtyPageTracker> ram_tracker_;
 };
 
 }  // namespace emu

@@ -75,16 +75,27 @@ bool SmpScheduler::turn(backend::Vcpu& v, uint64_t start, uint64_t end, Schedule
 
 ScheduleOutcome SmpScheduler::run() {
     ScheduleOutcome out;
-    uint64_t start = 0;
-    for (backend::Vcpu* v : vcpus_) start = std::max(start, v->clock());
     // One vCPU needs no slices: it runs until it stops (timers still interrupt it).
     const uint64_t quantum = vcpus_.size() == 1 ? (UINT64_MAX >> 2) : quantum_;
+    if (!pos_.in_round) {
+        pos_.start = 0;
+        for (backend::Vcpu* v : vcpus_) pos_.start = std::max(pos_.start, v->clock());
+    }
     for (;;) {
-        ++rounds_;
-        const uint64_t end = start + quantum;
-        for (backend::Vcpu* v : vcpus_)
-            if (turn(*v, start, end, out)) return out;
-        start = end;
+        if (!pos_.in_round) {
+            ++pos_.rounds;
+            pos_.end = pos_.start + quantum;
+            pos_.next = 0;
+            pos_.in_round = true;
+        }
+        for (; pos_.next < vcpus_.size(); ++pos_.next)
+            if (turn(*vcpus_[pos_.next], pos_.start, pos_.end, out)) {
+                // A resumable stop keeps the round open at this vCPU; any other ends the run.
+                if (out.stop.kind != StopKind::FuzzReady) pos_.in_round = false;
+                return out;
+            }
+        pos_.in_round = false;
+        pos_.start = pos_.end;
         const bool all_parked = std::all_of(vcpus_.begin(), vcpus_.end(),
                                             [](const backend::Vcpu* v) { return v->halted() && !v->can_wake_now(); });
         if (!all_parked) continue;
@@ -96,9 +107,9 @@ ScheduleOutcome SmpScheduler::run() {
             out.hang = true;
             return out;
         }
-        if (wake > start) {
-            start = wake;  // nothing happens before the first timer: jump there
-            ++time_jumps_;
+        if (wake > pos_.start) {
+            pos_.start = wake;  // nothing happens before the first timer: jump there
+            ++pos_.time_jumps;
         }
     }
 }

@@ -32,12 +32,14 @@ public:
     explicit SmpScheduler(uint64_t quantum) : quantum_(quantum) {}
     void attach(std::vector<backend::Vcpu*> vcpus) { vcpus_ = std::move(vcpus); }
 
+    // Runs until a stop ends the run. After a resumable stop (FuzzReady) a second call
+    // continues the same round from the same vCPU, as if nothing had happened.
     ScheduleOutcome run();
 
     void send_ipi(uint32_t from, const devices::IpiRequest& ipi) override;
     uint32_t vcpu_count() const override { return static_cast<uint32_t>(vcpus_.size()); }
-    uint64_t rounds() const { return rounds_; }
-    uint64_t time_jumps() const { return time_jumps_; }
+    uint64_t rounds() const { return pos_.rounds; }
+    uint64_t time_jumps() const { return pos_.time_jumps; }
 
 private:
     // One vCPU's part of the round ending at `end`; true when its stop ends the run.
@@ -46,7 +48,20 @@ private:
 
     uint64_t quantum_;
     std::vector<backend::Vcpu*> vcpus_;
-    uint64_t rounds_ = 0, time_jumps_ = 0;
+
+public:
+    // Where the schedule stands: all of it is plain data, so a snapshot copies it.
+    struct Position {
+        uint64_t rounds = 0, time_jumps = 0;
+        bool in_round = false;  // a round was left by a resumable stop
+        uint64_t start = 0, end = 0;
+        size_t next = 0;  // the vCPU whose turn it is
+    };
+    const Position& position() const { return pos_; }
+    void set_position(const Position& p) { pos_ = p; }
+
+private:
+    Position pos_;
 };
 
 }  // namespace emu

@@ -1,5 +1,7 @@
 #include "mmu/address_space_index.h"
 
+#include "mmu/state_digest.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cstring>
@@ -50,6 +52,25 @@ bool RamTableReader::read_table(uint64_t table_pa, TableEntries& out) {
 
 AddressSpaceIndex::AddressSpaceIndex(TableReader& reader) : reader_(reader) {}
 AddressSpaceIndex::~AddressSpaceIndex() = default;
+
+uint64_t AddressSpaceIndex::digest() const {
+    uint64_t sum = scramble(now_);
+    for (const auto& [key, node] : nodes_) {
+        Digest d;
+        d.add(key.frame).add(static_cast<uint64_t>(key.level)).add(node->pins).add(node->parents.size());
+        for (unsigned i = 0; i < kEntriesPerTable; ++i) d.add(node->entries[i]).add(node->seq[i]);
+        for (const ParentRef& p : node->parents) d.add(p.frame).add(p.index);
+        sum += d.value();
+    }
+    return sum;
+}
+
+AddressSpaceIndex::AddressSpaceIndex(const AddressSpaceIndex& other)
+    : reader_(other.reader_), now_(other.now_), frame_levels_(other.frame_levels_), leaves_(other.leaves_),
+      nonpresent_(other.nonpresent_) {
+    nodes_.reserve(other.nodes_.size());
+    for (const auto& [key, node] : other.nodes_) nodes_.emplace(key, std::make_unique<Node>(*node));
+}
 
 AddressSpaceIndex::Node* AddressSpaceIndex::find(const TableKey& key) {
     auto it = nodes_.find(key);

@@ -137,7 +137,9 @@ class AddressSpaceIndex {
 public:
     explicit AddressSpaceIndex(TableReader& reader);
     ~AddressSpaceIndex();
-    AddressSpaceIndex(const AddressSpaceIndex&) = delete;
+    // A deep copy with the same reader and no observers (a machine snapshot; the copy's
+    // owners register themselves).
+    AddressSpaceIndex(const AddressSpaceIndex& other);
     AddressSpaceIndex& operator=(const AddressSpaceIndex&) = delete;
 
     // ---- Anchors ------------------------------------------------------------------------
@@ -173,6 +175,8 @@ public:
     bool is_table_frame(uint64_t pa) const;
     bool is_tracked(const TableKey& key) const;
     size_t node_count() const { return nodes_.size(); }
+    // Every tracked node's entries, sequence numbers, links and pins, and the clock.
+    uint64_t digest() const;
     // Shadowed value and sequence number of an entry of a tracked node.
     const TableEntries* entries(const TableKey& key) const;
     uint64_t entry_seq(const TableKey& key, unsigned index) const;

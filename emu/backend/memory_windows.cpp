@@ -87,6 +87,26 @@ void MemoryWindows::drop_alias(uint64_t va_page) {
     aliases_.erase(it);
 }
 
+MemoryWindows::AliasSet MemoryWindows::aliases() const {
+    AliasSet set;
+    for (const auto& [va, a] : aliases_) set.pages.emplace(va, std::make_pair(a.pa_page, a.executable));
+    return set;
+}
+
+void MemoryWindows::restore_aliases(const AliasSet& saved) {
+    for (auto it = aliases_.begin(); it != aliases_.end();) {
+        auto s = saved.pages.find(it->first);
+        if (s != saved.pages.end() && s->second == std::make_pair(it->second.pa_page, it->second.executable)) {
+            ++it;
+            continue;
+        }
+        uc_mem_unmap(uc_, it->first, 4096);
+        it = aliases_.erase(it);
+    }
+    for (const auto& [va, target] : saved.pages)
+        if (!aliases_.count(va)) map_demand_alias(va, target.first, target.second);
+}
+
 void MemoryWindows::drop_all_aliases() {
     for (const auto& [va, alias] : aliases_) uc_mem_unmap(uc_, va, 4096);
     aliases_.clear();

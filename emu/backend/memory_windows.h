@@ -68,6 +68,12 @@ public:
     std::optional<std::string> check_leaf_mapping(uint64_t va, uint64_t pa, uint64_t size) const;
 
     size_t alias_count() const { return aliases_.size(); }
+    // The demand aliases as a value, and making them so again (machine snapshots).
+    struct AliasSet {
+        std::map<uint64_t, std::pair<uint64_t, bool>> pages;  // VA page -> (PA page, executable)
+    };
+    AliasSet aliases() const;
+    void restore_aliases(const AliasSet& saved);
     uint64_t aliases_mapped_total() const { return aliases_mapped_total_; }
     const std::vector<StaticWindow>& windows() const { return windows_; }
 

@@ -210,6 +210,7 @@ void Vcpu::on_block(uc_engine*, uint64_t address, uint32_t size, void* p) {
     }
     self->icount_ += e.count;
     ++self->stats_.blocks;
+    if (self->shared_.coverage) ++self->shared_.coverage[((address >> 4) ^ (address >> 13)) % self->shared_.coverage_size];
     if (self->shared_.tlb_stats) self->count_translation(address, true, false);
 }
 
@@ -511,6 +512,13 @@ void Vcpu::on_out(uc_engine*, uint32_t port, int size, uint32_t value, void* p) 
         self->emit(EventKind::Tracepoint, rip,
                    {value, self->reg(UC_X86_REG_RDI), self->reg(UC_X86_REG_RSI), self->reg(UC_X86_REG_R8),
                     self->reg(UC_X86_REG_R9), self->reg(UC_X86_REG_R10)});
+        return;
+    }
+    if (port == asi_abi::kFuzzPort && (value == asi_abi::kFuzzReady || value == asi_abi::kFuzzDone)) {
+        // The guest follows the OUT with a jump, so the block ends there and the deferred
+        // stop lands exactly after it: the machine looks at the request between two blocks.
+        self->fuzz_request_ = {value, self->reg(UC_X86_REG_RDI), self->reg(UC_X86_REG_RSI), self->reg(UC_X86_REG_R8)};
+        self->defer_stop(value == asi_abi::kFuzzReady ? StopKind::FuzzReady : StopKind::FuzzDone);
         return;
     }
     if (self->shared_.ports->write(static_cast<uint16_t>(port), size, value) == devices::PortAction::Stop)

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -42,6 +43,14 @@ enum class StopKind {
     ForbiddenAccess,  // a guest access the backend must refuse (text write, unscanned code, ...)
     OracleViolation,  // --stop-on-violation and the oracle reported one
     BackendError,     // Unicorn reported something we could not classify
+    FuzzReady,        // the guest's fuzz mode waits for its program (asi_emu_abi.h); resumable
+    FuzzDone,         // the guest's fuzz mode ran its program
+};
+
+// The last kFuzzPort write (asi_emu_abi.h "In-emulator fuzzing"): command and arguments.
+struct FuzzRequest {
+    uint32_t command = 0;
+    uint64_t rdi = 0, rsi = 0, r8 = 0;
 };
 
 struct StopInfo {
@@ -83,6 +92,10 @@ struct VcpuShared {
     TlbStats* tlb_stats = nullptr;  // --tlb-stats
     int maxphyaddr = 40;    // CPUID.80000008H:EAX[7:0], as advertised to the guest
     bool paranoid = false;  // cross-check Unicorn's #PFs with our walker; re-validate roots
+    // Guest block coverage (fuzzing): each block executed bumps the counter its address
+    // hashes to. Null: off.
+    uint8_t* coverage = nullptr;
+    size_t coverage_size = 0;
 };
 
 struct BootState {
@@ -126,6 +139,17 @@ public:
     uc_engine* engine() const { return uc_; }
     // Stops the run from inside an event handler (the machine's event sinks run in hooks).
     void request_stop(StopKind kind, std::string detail) { stop(kind, std::move(detail)); }
+    const FuzzRequest& fuzz_request() const { return fuzz_request_; }
+    // The clock value at which the run stops with InsnLimit (UINT64_MAX: never).
+    void set_insn_limit(uint64_t clock_limit) { insn_limit_ = clock_limit; }
+
+    // Machine snapshots (vcpu_snapshot.cpp): everything of this vCPU except guest RAM, taken
+    // and put back between runs (never from a hook).
+    struct Snapshot;
+    std::shared_ptr<const Snapshot> save() const;
+    void restore(const Snapshot& s);
+    // Registers, control and segment state, clocks, APIC, pending event, aliases, counters.
+    uint64_t state_digest() const;
 
 private:
     // Hook trampolines (Unicorn calls plain functions).
@@ -214,6 +238,7 @@ private:
     std::optional<GuestEvent> pending_;
     std::optional<StopInfo> stop_;
     uint64_t out_rip_ = 0;  // the scanned OUT about to execute (0: not a scanned one)
+    FuzzRequest fuzz_request_;
     std::set<uint64_t> validated_roots_;
     struct UserCodePage {
         uint64_t frame;

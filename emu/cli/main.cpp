@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
     int result = emu::kExitOk;
     emu::cli::RunOptions run_options;
     emu::cli::add_run_command(app, run_options, result);
+    emu::cli::RunOptions repro_options;
+    emu::cli::add_fuzz_repro_command(app, repro_options, result);
     emu::cli::add_trace_commands(app, result);
 
     try {

@@ -8,6 +8,8 @@
 #include <filesystem>
 
 #include "emu/cli/json_writer.h"
+#include "emu/elf_loader.h"
+#include "emu/fuzz_program_text.h"
 #include "emu/cli/verdict_json.h"
 #include "emu/exit_codes.h"
 #include "emu/machine.h"
@@ -118,11 +120,9 @@ std::string default_guest_image() {
 #endif
 }
 
-void add_run_command(CLI::App& app, RunOptions& o, int& result) {
-    CLI::App* run = app.add_subcommand("run", "Boot a guest kernel image and report how it ended");
-    run->add_option("image", o.image, "ELF64 kernel image (default: the guest this build produced)");
+// The options `run` and `fuzz-repro` share.
+void add_machine_options(CLI::App* run, RunOptions& o) {
     run->add_option("--mem", o.mem, "Guest RAM size, with K/M/G suffix (16M-64G)")->capture_default_str();
-    run->add_option("--append", o.append, "Kernel command line, e.g. \"test=all\"");
     run->add_option("--max-insns", o.max_insns, "Stop after this many guest instructions (0: no limit; exit 4)");
     run->add_option("--smp", o.smp, "Number of vCPUs, 1-64 (asi_emu_abi.h \"SMP\" has the boot protocol)")
         ->capture_default_str();
@@ -144,7 +144,32 @@ void add_run_command(CLI::App& app, RunOptions& o, int& result) {
     run->add_flag("--paranoid", o.paranoid,
                   "Cross-check every #PF Unicorn raises with our page walker, and re-validate every CR3 load "
                   "(slower; a disagreement is an internal error)");
+}
+
+void add_run_command(CLI::App& app, RunOptions& o, int& result) {
+    CLI::App* run = app.add_subcommand("run", "Boot a guest kernel image and report how it ended");
+    run->add_option("image", o.image, "ELF64 kernel image (default: the guest this build produced)");
+    run->add_option("--append", o.append, "Kernel command line, e.g. \"test=all\"");
+    add_machine_options(run, o);
     run->callback([&o, &result] { result = run_command(o); });
+}
+
+void add_fuzz_repro_command(CLI::App& app, RunOptions& o, int& result) {
+    CLI::App* repro = app.add_subcommand(
+        "fuzz-repro", "Run one input of the in-emulator fuzzer (a fuzz program) with full logging and a trace");
+    repro->add_option("input", o.fuzz_input, "The input file (e.g. a crash file the fuzzer saved)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    repro->add_option("--image", o.image, "ELF64 kernel image (default: the guest this build produced)");
+    repro->add_option("--append", o.append,
+                      "More kernel command line after `fuzz` (the fuzzer's ASI_FUZZ_APPEND, e.g. asi.policy=rfc)");
+    add_machine_options(repro, o);
+    repro->callback([&o, &result] {
+        RunOptions r = o;
+        r.append = "fuzz" + (o.append.empty() ? std::string() : " " + o.append);
+        if (r.trace.empty()) r.trace = o.fuzz_input + ".trace";
+        result = run_command(r);
+    });
 }
 
 int run_command(const RunOptions& o) {
@@ -164,6 +189,18 @@ int run_command(const RunOptions& o) {
     RunOutcome failed;
     failed.outcome = "bad-input";
     failed.exit_code = kExitBadInput;
+    if (!o.fuzz_input.empty()) {
+        try {
+            config.fuzz_program = read_file_bytes(o.fuzz_input);
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+            if (o.json) print_json(failed, config.image_path, e.what());
+            return kExitBadInput;
+        }
+        spdlog::info("fuzz program {} ({} bytes):\n{}", o.fuzz_input, config.fuzz_program->size(),
+                     describe_fuzz_program(*config.fuzz_program));
+        if (!o.trace.empty()) spdlog::info("trace: {}", o.trace);
+    }
     auto ram = parse_size(o.mem);
     if (!ram) {
         spdlog::error("bad --mem '{}': expected a size such as 256M or 1G", o.mem);

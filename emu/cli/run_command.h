@@ -23,10 +23,14 @@ struct RunOptions {
     bool tlb_stats = false;
     uint32_t smp = 1;
     uint64_t quantum = 20000;  // emu::kDefaultQuantum
+    std::string fuzz_input;    // fuzz-repro: the input file (a fuzz program)
 };
 
 // Registers the subcommand; `result` receives the exit code when it runs.
 void add_run_command(CLI::App& app, RunOptions& options, int& result);
+// `asi-emu fuzz-repro INPUT`: boot the guest's fuzz mode and run one fuzzer input with full
+// logging and a trace (fuzz/README.md).
+void add_fuzz_repro_command(CLI::App& app, RunOptions& options, int& result);
 int run_command(const RunOptions& options);
 std::string default_guest_image();
 

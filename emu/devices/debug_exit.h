@@ -17,6 +17,7 @@ public:
     }
     uint32_t read(uint16_t, unsigned) override { return 0; }
     std::optional<uint32_t> value() const { return value_; }
+    void set_value(std::optional<uint32_t> v) { value_ = v; }  // machine snapshots
 
 private:
     uint16_t port_;

@@ -152,6 +152,45 @@ constexpr uint64_t kGfpZero = 1u << 2;
 constexpr uint64_t kGfpMovable = 1u << 3;
 constexpr uint64_t kGfpReclaimable = 1u << 4;
 
+// ---- In-emulator fuzzing (boot option `fuzz`; fuzz/README.md) --------------------------
+// With `fuzz` on the command line the kernel boots as usual (allocator, ASI, every CPU
+// online; no warm-up, no workload), then CPU 0 reserves a program buffer (kFuzzBufferSize
+// bytes, physically contiguous, 4 KiB aligned) and executes
+//     out %eax, %dx      DX = kFuzzPort, EAX = kFuzzReady, RDI = the buffer's physical
+//                        address, RSI = kFuzzBufferSize
+//     jmp 1f             (ends the instruction block: the host stops before the next one)
+//  1:
+// The host may snapshot the machine there. It then writes a FuzzProgramHeader followed by
+// the program bytes into the buffer and resumes (or writes nothing: no host, as under QEMU).
+// CPU 0 checks the header (magic, length <= kFuzzProgramMax), decodes the bytes with
+// guest_kernel/fuzz/fuzz_program.h (every byte string is a valid program; the host's print
+// mode uses the same decoder), runs the operations (on the CPUs they name, modulo the number
+// online) and reports
+//     out %eax, %dx      DX = kFuzzPort, EAX = kFuzzDone, RDI = operations run,
+//                        RSI = FuzzStatus, R8 = the allocator's self-check result (0: good)
+//     jmp 1f
+// and then exits through kDebugExitPort with kGuestExitSuccess (the host normally ends the
+// input at kFuzzDone already). A guest without a program (no magic) reports kFuzzDone with
+// kFuzzNoProgram.
+constexpr uint16_t kFuzzPort = 0x0a52;
+enum FuzzCommand : uint32_t {
+    kFuzzReady = 1,
+    kFuzzDone = 2,
+};
+enum FuzzStatus : uint64_t {
+    kFuzzOk = 0,
+    kFuzzNoProgram = 1,    // no valid header in the buffer
+    kFuzzCheckFailed = 2,  // the allocator's own checks (page_asi_mapping_bad, invariants) failed
+};
+constexpr uint64_t kFuzzProgramMagic = 0x4d474f52505a5546ull;  // "FUZPROGM"
+struct FuzzProgramHeader {
+    uint64_t magic;    // kFuzzProgramMagic
+    uint32_t length;   // program bytes that follow the header
+    uint32_t reserved; // 0
+};
+constexpr uint32_t kFuzzBufferSize = 4096;
+constexpr uint32_t kFuzzProgramMax = kFuzzBufferSize - sizeof(FuzzProgramHeader);
+
 // ---- Exit status ------------------------------------------------------------------------
 // The guest writes v to kDebugExitPort. asi-emu exits 0 for v == 0 and 1 otherwise;
 // QEMU exits (v << 1) | 1.

@@ -140,15 +140,17 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, SmpShootdownBug,
                              return n + "_smp" + std::to_string(info.param.smp);
                          });
 
-struct CleanCase {
+namespace {
+struct PolicyOnCpus {
     const char* policy;
     int smp;
 };
-class SmpClean : public ::testing::TestWithParam<CleanCase> {};
+class SmpClean : public ::testing::TestWithParam<PolicyOnCpus> {};
+}  // namespace
 
 TEST_P(SmpClean, CorrectShootdownRunsCleanWithIpis) {
     if (!testutil::have_guest()) GTEST_SKIP() << "guest image not built";
-    const CleanCase& c = GetParam();
+    const PolicyOnCpus& c = GetParam();
     auto r = run_asi_emu({"run", kGuest, "--smp", std::to_string(c.smp), "--append",
                           std::string("asi.policy=") + c.policy + " ops=8000", "--json"});
     ASSERT_EQ(r.exit_code, emu::kExitOk) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
@@ -160,8 +162,9 @@ TEST_P(SmpClean, CorrectShootdownRunsCleanWithIpis) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, SmpClean,
-                         ::testing::Values(CleanCase{"freetype", 2}, CleanCase{"freetype", 4}, CleanCase{"freetype", 8},
-                                           CleanCase{"rfc", 2}, CleanCase{"rfc", 4}, CleanCase{"rfc", 8}),
+                         ::testing::Values(PolicyOnCpus{"freetype", 2}, PolicyOnCpus{"freetype", 4},
+                                           PolicyOnCpus{"freetype", 8}, PolicyOnCpus{"rfc", 2}, PolicyOnCpus{"rfc", 4},
+                                           PolicyOnCpus{"rfc", 8}),
                          [](const auto& info) {
                              return std::string(info.param.policy) + "_smp" + std::to_string(info.param.smp);
                          });

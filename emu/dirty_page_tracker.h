@@ -1,0 +1,45 @@
+// Write tracking of guest RAM for machine snapshots (fuzzing, DESIGN 7): after arm(), every
+// 4 KiB page of the region is read-only to the host process; the first write to a page, by
+// Unicorn's translated code, by QEMU's page walker (accessed/dirty bits) or by asi-emu itself
+// (exception frames, the fuzz program), faults; the SIGSEGV handler saves the page's content
+// as it was at arm(), records it and makes it writable. restore() copies the saved pages
+// back and protects them again, so a reset costs the pages the run wrote, not the size of
+// RAM. The pristine copies live in a lazily populated shadow mapping of the region's size.
+//
+// One tracker per process at a time. Faults outside the region go to the handler that was
+// installed before (libFuzzer's, ASan's, or the default action).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace emu {
+
+class DirtyPageTracker {
+public:
+    DirtyPageTracker(uint8_t* base, size_t size);
+    ~DirtyPageTracker();
+    DirtyPageTracker(const DirtyPageTracker&) = delete;
+    DirtyPageTracker& operator=(const DirtyPageTracker&) = delete;
+
+    // The region's current content becomes the snapshot; every page becomes read-only.
+    void arm();
+    // Puts back every page written since arm() or the last restore(); returns how many.
+    size_t restore();
+    size_t dirty_pages() const { return dirty_count_; }
+    size_t pages() const { return pages_; }
+
+private:
+    static void on_fault(int sig, void* info, void* context);
+    bool handle(uintptr_t address);
+
+    uint8_t* base_;
+    size_t size_, pages_;
+    uint8_t* pristine_ = nullptr;  // shadow of the region: a page's content at arm()
+    std::vector<uint8_t> saved_;   // per page: pristine copy taken
+    std::vector<uint32_t> dirty_;  // pages written since the last restore (preallocated)
+    size_t dirty_count_ = 0;
+    bool armed_ = false;
+};
+
+}  // namespace emu
