@@ -7,7 +7,7 @@
 namespace cpu_model {
 
 FrameLedger::FrameLedger(uint64_t ram_size)
-    : states_(ram_size >> 12, 0), secrets_per_block_((ram_size >> kBlockShift) + 1, 0), owners_(ram_size >> 12, 0) {}
+    : states_(ram_size >> 12, 0), secrets_per_block_((ram_size >> kBlockShift) + 1, 0) {}
 
 void FrameLedger::set(uint64_t frame, uint8_t s) {
     const uint64_t i = frame >> 12;
@@ -25,8 +25,10 @@ void FrameLedger::allocate(uint64_t frame, bool sensitive, uint64_t owner) {
     // Residue survives a nonsensitive allocation: only zeroing removes it.
     uint8_t s = (state(frame) & kResidue) | kAllocated;
     if (sensitive) s |= kSensitive;
-    const uint64_t i = frame >> 12;
-    if (i < owners_.size()) owners_[i] = sensitive ? owner : 0;
+    if (frame >> 12 < states_.size()) {
+        if (sensitive && owner) owners_[frame >> 12] = owner;
+        else owners_.erase(frame >> 12);
+    }
     set(frame, s);
 }
 
@@ -39,8 +41,8 @@ void FrameLedger::free(uint64_t frame) {
 void FrameLedger::clear_residue(uint64_t frame) { set(frame, state(frame) & ~kResidue); }
 
 uint64_t FrameLedger::owner(uint64_t frame) const {
-    const uint64_t i = frame >> 12;
-    return i < owners_.size() ? owners_[i] : 0;
+    auto it = owners_.find(frame >> 12);
+    return it != owners_.end() ? it->second : 0;
 }
 
 bool FrameLedger::range_has_secrets(uint64_t base, uint64_t size) const {
@@ -59,8 +61,8 @@ bool FrameLedger::range_has_secrets(uint64_t base, uint64_t size) const {
 uint64_t FrameLedger::digest() const {
     mmu::Digest d;
     for (size_t i = 0; i < states_.size(); ++i)
-        if (states_[i] || owners_[i]) d.add(i).add(states_[i]).add(owners_[i]);
-    return d.value();
+        if (states_[i]) d.add(i).add(states_[i]).add(owner(i << 12));
+    return d.add(owners_.size()).value();
 }
 
 }  // namespace cpu_model

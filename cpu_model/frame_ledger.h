@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 namespace cpu_model {
@@ -41,7 +42,9 @@ private:
 
     std::vector<uint8_t> states_;           // one byte per 4 KiB frame of RAM
     std::vector<uint32_t> secrets_per_block_;  // sensitive + residue frames per 2 MiB
-    std::vector<uint64_t> owners_;          // owner per frame (0 = kernel)
+    // Owner per frame index, for the few frames a process owns (absent: the kernel, 0).
+    // Sparse, so that copying the ledger (machine snapshots) does not scale with RAM.
+    std::unordered_map<uint64_t, uint64_t> owners_;
     std::set<uint64_t> sensitive_;
     std::set<uint64_t> residue_;
 };
