@@ -1,5 +1,7 @@
 #include "kernel/boot_config.h"
 
+#include "abi/asi_emu_abi.h"
+
 #include "lib/cmdline.h"
 #include "lib/printf.h"
 
@@ -30,6 +32,16 @@ bool parse_u64(StringView v, uint64_t* out) {
         value = value * base + d;
     }
     *out = value;
+    return true;
+}
+
+bool is_hex_digit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// An even number of hex digits, at most kFuzzProgramMax bytes.
+bool valid_fuzz_program(StringView v) {
+    if (v.size % 2 != 0 || v.size / 2 > asi_abi::kFuzzProgramMax) return false;
+    for (size_t i = 0; i < v.size; ++i)
+        if (!is_hex_digit(v.data[i])) return false;
     return true;
 }
 
@@ -75,6 +87,12 @@ bool parse(const char* cmdline, uint64_t default_seed, BootConfig* out, char* er
             out->lapic_timer = false;
         } else if (key.equals("lapic_timer")) {
             out->lapic_timer = true;
+        } else if (key.equals("fuzz")) {
+            out->fuzz = true;
+        } else if (key.equals("fuzz.program")) {
+            if (!valid_fuzz_program(value)) return bad(key, value);
+            out->fuzz_program_hex = value.data;
+            out->fuzz_program_hex_length = static_cast<uint32_t>(value.size);
         }
     });
     return ok;

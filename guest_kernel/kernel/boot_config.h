@@ -13,6 +13,10 @@
 //   nopcid, noinvpcid              ignore the CPU's PCID / INVPCID (Linux's options)
 //   lapic_timer, nolapic_timer     with / without a periodic tick from the local APIC
 //                                  timer (default with; without, idle CPUs wake on IPIs only)
+//   fuzz                           the in-emulator fuzzer's mode instead of the workload
+//                                  (fuzz/fuzz_mode.h, asi_emu_abi.h "In-emulator fuzzing")
+//   fuzz.program=HEX               with fuzz: the program to run when the host wrote none
+//                                  (two hex digits a byte, at most kFuzzProgramMax bytes)
 #pragma once
 #include <stdint.h>
 
@@ -40,6 +44,11 @@ struct BootConfig {
     bool nopcid = false;
     bool noinvpcid = false;
     bool lapic_timer = true;
+    bool fuzz = false;
+    // fuzz.program's value, inside the boot command line (validated: an even number of hex
+    // digits); nullptr when absent.
+    const char* fuzz_program_hex = nullptr;
+    uint32_t fuzz_program_hex_length = 0;
 };
 
 const char* policy_name(Policy p);

@@ -14,6 +14,7 @@
 #include "boot/boot_info.h"
 #include "drivers/debug_exit.h"
 #include "drivers/pic8259.h"
+#include "fuzz/fuzz_mode.h"
 #include "kernel/boot_config.h"
 #include "kernel/image.h"
 #include "kernel/lkdtm.h"
@@ -135,5 +136,6 @@ extern "C" [[noreturn]] void kernel_main(uint64_t boot_info_pa) {
     if (cmdline.find("test", &value)) debug_exit::exit(ktap::run(value));
 
     print_banner();
+    if (cfg.fuzz) fuzz_mode::run(cfg);
     debug_exit::exit(kernel_workload::run(cfg));
 }

@@ -10,7 +10,8 @@ namespace kernel_workload {
 namespace {
 
 constexpr uint64_t kSecret = 0x5ec2e7da7a5ec2e7ull;  // never zero: residue must be visible
-constexpr uint32_t kSecretWords = 8;                 // 64 bytes at the start of each page
+constexpr uint64_t kPublic = 0x9b11c0ffee9b11c0ull;  // written into nonsensitive blocks
+constexpr uint32_t kPatternWords = 8;                // 64 bytes at the start of each page
 
 }  // namespace
 
@@ -20,13 +21,22 @@ void GuestHooks::between_ops() {
     asi::relax();
 }
 
-void GuestHooks::write_secret(uint64_t pa, uint32_t order) {
+void GuestHooks::fill(uint64_t pa, uint32_t order, uint64_t key) {
     for (uint64_t i = 0; i < (1ull << order); ++i) {
         const uint64_t page = pa + i * mm::pte::k4K;
         volatile uint64_t* p = static_cast<volatile uint64_t*>(mm::phys_to_virt(page));
-        for (uint32_t w = 0; w < kSecretWords; ++w) p[w] = kSecret ^ (page + w);
+        for (uint32_t w = 0; w < kPatternWords; ++w) p[w] = key ^ (page + w);
     }
+}
+
+void GuestHooks::write_secret(uint64_t pa, uint32_t order) {
+    fill(pa, order, kSecret);
     stats_.secret_pages += 1ull << order;
+}
+
+void GuestHooks::write_public(uint64_t pa, uint32_t order) {
+    fill(pa, order, kPublic);
+    stats_.public_pages += 1ull << order;
 }
 
 void GuestHooks::read_pages(uint64_t pa, uint32_t order) {

@@ -20,6 +20,7 @@ namespace kernel_workload {
 
 struct HookStats {
     uint64_t secret_pages = 0;  // pages that got a secret pattern
+    uint64_t public_pages = 0;  // pages that got a public (non-secret) pattern
     uint64_t read_pages = 0;    // nonsensitive pages read while restricted
     uint64_t sealed = 0;
 };
@@ -35,6 +36,7 @@ public:
 
     // The same effects on demand (the warm-up uses them).
     void write_secret(uint64_t pa, uint32_t order);
+    void write_public(uint64_t pa, uint32_t order);
     void read_pages(uint64_t pa, uint32_t order);
     bool seal(uint64_t pa);
     void unseal_if_sealed(uint64_t pa);
@@ -42,6 +44,9 @@ public:
     const HookStats& stats() const { return stats_; }
 
 private:
+    // key ^ (page + word) into the first words of each page of the block.
+    static void fill(uint64_t pa, uint32_t order, uint64_t key);
+
     HookStats stats_;
     uint64_t kernel_pages_ = 0;
     uint64_t sink_ = 0;

@@ -17,6 +17,7 @@
 //                to nonsensitive (freetype) and a nonsensitive allocation (rfc) zero exactly
 //                the frames with this bit before mapping them in the restricted space.
 //       bits 5-7 list freetype (kBuddy, kPcp): the list that holds the block.
+//       bit  8   only in the planted-bug image (planted_bug.h); unused otherwise
 //   order        uint8   kBuddy, kAllocHead, kDeferred, kIsolated: log2 of the block's pages.
 //   pageblock    uint8   only in the first page of each pageblock (pfn % 512 == 0): the
 //                        pageblock flag word (pageblock-flags.h in Linux):

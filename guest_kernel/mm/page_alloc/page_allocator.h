@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "page.h"
 #include "pcp.h"
+#include "planted_bug.h"
 #include "policy.h"
 #include "verify.h"
 
@@ -220,6 +221,15 @@ public:
         }
     }
 
+#if ASI_GUEST_PLANTED_BUG
+    // The planted bug (planted_bug.h): forgets, without zeroing them, the secrets of the
+    // frames of [pfn, pfn + count) last handed out in a large sensitive block.
+    void planted_forget_large_secrets(uint64_t pfn, uint64_t count) {
+        for (uint64_t i = 0; i < count; ++i)
+            if (planted::skips_zeroing(zone_.page(pfn + i))) zone_.page(pfn + i).set_secret(false);
+    }
+#endif
+
     void map_pageblocks(uint64_t pfn, uint32_t order) {
         for (uint64_t pb = 0; pb < (1ull << order); pb += kPageblockPages)
             arch_->map_restricted_pageblock((pfn + pb) << kPageShift);
@@ -287,6 +297,9 @@ private:
         check_restricted_mapping(pfn, n, s, true);
         if (s == Sensitivity::kSensitive) {
             for (uint64_t i = 0; i < n; ++i) zone_.page(pfn + i).set_secret(true);
+#if ASI_GUEST_PLANTED_BUG
+            for (uint64_t i = 0; i < n; ++i) planted::note_sensitive_handout(zone_.page(pfn + i), order);
+#endif
             bump(metrics_.sensitive_allocs);
         }
         bump(metrics_.allocs);

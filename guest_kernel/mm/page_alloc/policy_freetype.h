@@ -34,6 +34,7 @@
 #include "freetype.h"
 #include "metrics.h"
 #include "page_allocator.h"
+#include "planted_bug.h"
 #include "policy.h"
 
 namespace page_alloc {
@@ -65,6 +66,9 @@ public:
         const uint32_t cur = alloc.zone().page(pfn).order;
         const uint64_t pages = 1ull << cur;
         if (to == Sensitivity::kNonsensitive) {
+#if ASI_GUEST_PLANTED_BUG
+            alloc.planted_forget_large_secrets(pfn, pages);  // planted_bug.h
+#endif
             alloc.zero_secret_pages(pfn, pages);
             alloc.map_pageblocks(pfn, cur);
         } else {

@@ -1,0 +1,136 @@
+#include "fuzz/fuzz_ops.h"
+
+#include "arch/x86/apic.h"
+#include "arch/x86/cpu.h"
+#include "kernel/smp.h"
+#include "kernel/workload_hooks.h"
+#include "mm/asi/asi.h"
+#include "mm/kernel_page_allocator.h"
+#include "mm/page_alloc/gfp.h"
+#include "mm/pte.h"
+#include "workload/live_table.h"
+
+namespace fuzz_mode {
+namespace {
+
+using fuzz_program::FuzzOp;
+using fuzz_program::OpKind;
+using LiveTable = workload::LiveTable<fuzz_program::kFuzzMaxLive>;
+
+constinit LiveTable g_live{};
+constinit kernel_workload::GuestHooks g_hooks{};  // its patterns only: nothing is sealed
+constinit OpStats g_stats{};
+constinit bool g_checked = false;
+
+void alloc(uint32_t order, page_alloc::gfp_t gfp) {
+    if (g_live.full()) {
+        ++g_stats.skipped;
+        return;
+    }
+    const uint32_t cpu = smp::this_cpu();
+    const uint64_t pa = mm::page_allocator().alloc_pages(cpu, order, gfp, 0);
+    if (pa == mm::KernelPageAllocator::kAllocFailed) {
+        ++g_stats.alloc_failures;
+        return;
+    }
+    g_live.add({pa, gfp, order, cpu});
+    ++g_stats.allocs;
+}
+
+void free_at(uint32_t i) {
+    const workload::LiveBlock b = g_live.remove_at(i);
+    mm::page_allocator().free_pages(smp::this_cpu(), b.pa, b.order);
+    ++g_stats.frees;
+}
+
+void touch(const workload::LiveBlock& b) {
+    if (b.gfp & page_alloc::kGfpSensitive) g_hooks.write_secret(b.pa, b.order);
+    else g_hooks.write_public(b.pa, b.order);
+    g_stats.touched_pages += 1ull << b.order;
+}
+
+// A self-IPI on the call-function vector (with nothing queued, its handler only counts and
+// acknowledges it), taken in an sti window: the interrupt arrives in whatever ASI state the
+// CPU is in, and trap_dispatch's restore_after_interrupt runs on the way out. Without an
+// x2APIC (QEMU's TCG) only the window opens.
+void interrupt() {
+    if (x86::apic::available()) {
+        x86::apic::send_ipi_self(x86::apic::kCallFunctionVector);
+        ++g_stats.interrupts;
+    }
+    x86::interrupt_window();
+}
+
+bool frame_is_free(page_alloc::PageState s) {
+    return s == page_alloc::PageState::kBuddy || s == page_alloc::PageState::kFreeTail ||
+           s == page_alloc::PageState::kPcp;
+}
+
+// page_asi_mapping_bad() over the zone and the live table (fuzz_ops.h).
+void check_restricted_mappings() {
+    mm::KernelPageAllocator& a = mm::page_allocator();
+    mm::GuestArch& arch = mm::page_allocator_arch();
+    if (!a.policy().checks_restricted_mapping()) return;
+    const uint64_t base = a.base_pfn() * mm::pte::k4K;
+    const uint64_t end = base + a.span_pages() * mm::pte::k4K;
+    for (uint64_t pa = base; pa < end; pa += mm::pte::k4K) {
+        if (!frame_is_free(a.page_state(pa))) continue;
+        const bool want = a.policy().free_page_mapped_at_init(a.pageblock_sensitivity(pa));
+        if (arch.is_mapped_restricted(pa) != want)
+            arch.bad_page(pa, want ? "fuzz check: free page unmapped" : "fuzz check: free page mapped");
+    }
+    for (uint32_t i = 0; i < g_live.size(); ++i) {
+        const workload::LiveBlock& b = g_live[i];
+        const bool want = (b.gfp & page_alloc::kGfpSensitive) == 0;
+        for (uint64_t p = 0; p < (1ull << b.order); ++p) {
+            const uint64_t pa = b.pa + p * mm::pte::k4K;
+            if (arch.is_mapped_restricted(pa) != want)
+                arch.bad_page(pa, want ? "fuzz check: nonsensitive page unmapped" : "fuzz check: sensitive page mapped");
+        }
+    }
+}
+
+void check() {
+    if (g_checked) return;
+    g_checked = true;
+    ++g_stats.checks;
+    mm::page_allocator().verify();  // panics on a broken invariant
+    check_restricted_mappings();
+}
+
+}  // namespace
+
+void execute(const FuzzOp& op) {
+    mm::KernelPageAllocator& a = mm::page_allocator();
+    switch (op.kind) {
+        case OpKind::kAlloc:
+            alloc(fuzz_program::alloc_order(op.arg), fuzz_program::alloc_gfp(op.arg));
+            break;
+        case OpKind::kFree:
+            if (!g_live.empty()) free_at(op.arg % g_live.size());
+            break;
+        case OpKind::kTouch:
+            if (!g_live.empty()) touch(g_live[op.arg % g_live.size()]);
+            break;
+        case OpKind::kAsiEnter: asi::enter(); break;
+        case OpKind::kAsiRelax: asi::relax(); break;
+        case OpKind::kAsiExit: asi::exit(asi::ExitReason::kOther); break;
+        case OpKind::kDeferredWork: a.run_deferred_work(); break;
+        case OpKind::kDrain: a.drain_pcp(smp::this_cpu()); break;
+        case OpKind::kInterrupt: interrupt(); break;
+        case OpKind::kAllocBurst:
+            for (uint32_t i = 0; i < fuzz_program::burst_count(op.arg) && !g_live.full(); ++i)
+                alloc(0, fuzz_program::burst_gfp(op.arg));
+            break;
+        case OpKind::kFreeBurst:
+            for (uint32_t i = 0; i < fuzz_program::burst_count(op.arg) && !g_live.empty(); ++i)
+                free_at(g_live.size() - 1);
+            break;
+        case OpKind::kCheck: check(); break;
+        case OpKind::kNop: break;
+    }
+}
+
+const OpStats& op_stats() { return g_stats; }
+
+}  // namespace fuzz_mode

@@ -1,0 +1,34 @@
+// The fuzz mode's operations (fuzz/fuzz_program.h's table), each run on the calling CPU:
+// the driver (fuzz/fuzz_mode.cpp) calls execute() on the CPU the operation names, one
+// operation at a time machine-wide, so the state here (the live table, the counters) has
+// exactly one user at any moment and needs no lock.
+//
+// Allocations use the kernel's page allocator on the calling CPU's per-CPU lists, owner 0
+// (the kernel). Touches reuse the workload's patterns (kernel/workload_hooks.h). The check
+// is the allocator's own verify() (zone invariants; a broken one panics) plus
+// page_asi_mapping_bad() over the whole zone: every free frame must be mapped in the
+// restricted direct map iff its pageblock's free pages are (the policy's rule, which both
+// ASI policies keep at all times), every live frame iff it is nonsensitive. A mismatch is
+// reported through the allocator's Arch (bad_page: printed and counted in bad_pages()).
+#pragma once
+#include <stdint.h>
+
+#include "fuzz/fuzz_program.h"
+
+namespace fuzz_mode {
+
+struct OpStats {
+    uint64_t allocs = 0;          // successful allocations
+    uint64_t alloc_failures = 0;  // the allocator said no
+    uint64_t skipped = 0;         // allocations not tried: the live table was full
+    uint64_t frees = 0;
+    uint64_t touched_pages = 0;
+    uint64_t interrupts = 0;      // interrupt operations that sent a self-IPI
+    uint64_t checks = 0;          // check operations that ran (0 or 1)
+};
+
+// Runs op on this CPU (IF=0, process context).
+void execute(const fuzz_program::FuzzOp& op);
+const OpStats& op_stats();
+
+}  // namespace fuzz_mode
