@@ -108,9 +108,11 @@ public:
     // ends as insn-limit (exit 4): a fuzz input's budget.
     void set_instruction_budget(uint64_t instructions);
     // Guest block coverage into counters (libFuzzer's extra counters); null turns it off.
+    // size must be a power of two (the block hook masks instead of dividing).
     void set_coverage(uint8_t* counters, size_t size) {
+        if (size & (size - 1)) throw MachineError(kExitInternalError, "coverage size must be a power of two");
         shared_.coverage = counters;
-        shared_.coverage_size = size;
+        shared_.coverage_mask = size ? size - 1 : 0;
     }
     // Everything host-side that decides what happens next (vCPUs, schedule, oracle).
     uint64_t state_digest() const;

@@ -29,6 +29,14 @@ struct ScheduleOutcome {
 
 class SmpScheduler : public backend::InterruptRouter {
 public:
+    // Where the schedule stands: all of it is plain data, so a snapshot copies it.
+    struct Position {
+        uint64_t rounds = 0, time_jumps = 0;
+        bool in_round = false;  // a round was left by a resumable stop
+        uint64_t start = 0, end = 0;
+        size_t next = 0;  // the vCPU whose turn it is
+    };
+
     explicit SmpScheduler(uint64_t quantum) : quantum_(quantum) {}
     void attach(std::vector<backend::Vcpu*> vcpus) { vcpus_ = std::move(vcpus); }
 
@@ -40,6 +48,8 @@ public:
     uint32_t vcpu_count() const override { return static_cast<uint32_t>(vcpus_.size()); }
     uint64_t rounds() const { return pos_.rounds; }
     uint64_t time_jumps() const { return pos_.time_jumps; }
+    const Position& position() const { return pos_; }
+    void set_position(const Position& p) { pos_ = p; }
 
 private:
     // One vCPU's part of the round ending at `end`; true when its stop ends the run.
@@ -48,19 +58,6 @@ private:
 
     uint64_t quantum_;
     std::vector<backend::Vcpu*> vcpus_;
-
-public:
-    // Where the schedule stands: all of it is plain data, so a snapshot copies it.
-    struct Position {
-        uint64_t rounds = 0, time_jumps = 0;
-        bool in_round = false;  // a round was left by a resumable stop
-        uint64_t start = 0, end = 0;
-        size_t next = 0;  // the vCPU whose turn it is
-    };
-    const Position& position() const { return pos_; }
-    void set_position(const Position& p) { pos_ = p; }
-
-private:
     Position pos_;
 };
 

@@ -210,7 +210,7 @@ void Vcpu::on_block(uc_engine*, uint64_t address, uint32_t size, void* p) {
     }
     self->icount_ += e.count;
     ++self->stats_.blocks;
-    if (self->shared_.coverage) ++self->shared_.coverage[((address >> 4) ^ (address >> 13)) % self->shared_.coverage_size];
+    if (self->shared_.coverage) ++self->shared_.coverage[((address >> 4) ^ (address >> 13)) & self->shared_.coverage_mask];
     if (self->shared_.tlb_stats) self->count_translation(address, true, false);
 }
 

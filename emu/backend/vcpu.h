@@ -93,9 +93,9 @@ struct VcpuShared {
     int maxphyaddr = 40;    // CPUID.80000008H:EAX[7:0], as advertised to the guest
     bool paranoid = false;  // cross-check Unicorn's #PFs with our walker; re-validate roots
     // Guest block coverage (fuzzing): each block executed bumps the counter its address
-    // hashes to. Null: off.
+    // hashes to. Null: off. coverage_mask + 1 counters, a power of two.
     uint8_t* coverage = nullptr;
-    size_t coverage_size = 0;
+    size_t coverage_mask = 0;
 };
 
 struct BootState {

@@ -16,7 +16,6 @@ using testutil::run_asi_emu;
 using testutil::test_image;
 using testutil::vcpu_counter;
 using testutil::json_number;
-using testutil::per_vcpu_json;
 
 namespace {
 

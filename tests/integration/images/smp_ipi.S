@@ -81,10 +81,7 @@ ipi_handler:
   rdmsr
   leaq counts(%rip), %rsi
   lock incq (%rsi,%rax,8)
-  mov $MSR_X2APIC_EOI, %ecx
-  xor %eax, %eax
-  xor %edx, %edx
-  wrmsr
+  wrmsr_imm MSR_X2APIC_EOI, 0
   pop %rsi
   pop %rdx
   pop %rcx

@@ -47,10 +47,7 @@ timer_handler:
   push %rax
   push %rcx
   push %rdx
-  mov $MSR_X2APIC_EOI, %ecx
-  xor %eax, %eax
-  xor %edx, %edx
-  wrmsr
+  wrmsr_imm MSR_X2APIC_EOI, 0
   pop %rdx
   pop %rcx
   pop %rax
