@@ -32,7 +32,8 @@ void forward(int sig, siginfo_t* info, void* context) {
 }  // namespace
 
 DirtyPageTracker::DirtyPageTracker(uint8_t* base, size_t size)
-    : base_(base), size_(size), pages_(size / kPage), saved_(pages_, 0), dirty_(pages_, 0) {
+    : base_(base), size_(size), pages_(size / kPage), saved_(pages_, 0), dirty_(pages_, 0),
+      last_dirty_(pages_, 0), streak_(pages_, 0) {
     if (g_tracker) throw std::runtime_error("one DirtyPageTracker per process");
     if ((reinterpret_cast<uintptr_t>(base) | size) & (kPage - 1))
         throw std::runtime_error("DirtyPageTracker: region not page-aligned");
@@ -57,6 +58,10 @@ DirtyPageTracker::~DirtyPageTracker() {
 void DirtyPageTracker::arm() {
     mprotect(base_, size_, PROT_READ | PROT_WRITE);
     std::fill(saved_.begin(), saved_.end(), 0);
+    std::fill(last_dirty_.begin(), last_dirty_.end(), 0);
+    std::fill(streak_.begin(), streak_.end(), 0);
+    hot_.clear();
+    round_ = 0;
     // Pages whose pristine copy is stale must not be reused: drop the shadow's content.
     madvise(pristine_, size_, MADV_DONTNEED);
     dirty_count_ = 0;
@@ -86,18 +91,28 @@ bool DirtyPageTracker::handle(uintptr_t address) {
 
 size_t DirtyPageTracker::restore() {
     const size_t n = dirty_count_;
-    std::sort(dirty_.begin(), dirty_.begin() + static_cast<ptrdiff_t>(n));
-    for (size_t i = 0; i < n;) {
+    ++round_;
+    for (uint32_t page : hot_) std::memcpy(base_ + size_t{page} * kPage, pristine_ + size_t{page} * kPage, kPage);
+    // Pages that turn hot now stay writable; the rest are protected again.
+    size_t kept = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const uint32_t page = dirty_[i];
+        std::memcpy(base_ + size_t{page} * kPage, pristine_ + size_t{page} * kPage, kPage);
+        streak_[page] = last_dirty_[page] + 1 == round_ ? static_cast<uint8_t>(std::min<uint32_t>(streak_[page] + 1, 255)) : 1;
+        last_dirty_[page] = round_;
+        if (streak_[page] >= kHotAfter && hot_.size() < kMaxHot) hot_.push_back(page);
+        else dirty_[kept++] = page;
+    }
+    std::sort(dirty_.begin(), dirty_.begin() + static_cast<ptrdiff_t>(kept));
+    for (size_t i = 0; i < kept;) {
         // One mprotect per run of consecutive pages.
         size_t j = i;
-        while (j + 1 < n && dirty_[j + 1] == dirty_[j] + 1) ++j;
-        for (size_t k = i; k <= j; ++k)
-            std::memcpy(base_ + size_t{dirty_[k]} * kPage, pristine_ + size_t{dirty_[k]} * kPage, kPage);
+        while (j + 1 < kept && dirty_[j + 1] == dirty_[j] + 1) ++j;
         mprotect(base_ + size_t{dirty_[i]} * kPage, (j - i + 1) * kPage, PROT_READ);
         i = j + 1;
     }
     dirty_count_ = 0;
-    return n;
+    return n + hot_.size() - (n - kept);
 }
 
 }  // namespace emu

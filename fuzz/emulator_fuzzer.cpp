@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_model/violation.h"
 #include "emu/exit_codes.h"
 #include "emu/fuzz_program_text.h"
 #include "emu/machine.h"
@@ -82,6 +83,15 @@ emu::MachineConfig base_config() {
     const std::string crash = g_target->artifact_prefix + "crash-" + fuzz::sha1_hex(data, size);
     std::fprintf(stderr, "emulator_fuzzer: finding: %s (exit %d): %s\n", out.outcome.c_str(), out.exit_code,
                  out.detail.c_str());
+    if (!out.violations.empty()) {
+        const cpu_model::Violation& v = out.violations.front();
+        std::fprintf(stderr,
+                     "emulator_fuzzer: finding: oracle violation %s on vCPU %u: frame 0x%llx at va 0x%llx, %s "
+                     "(%llu violation(s))\n",
+                     cpu_model::rule_name(v.rule), v.vcpu, static_cast<unsigned long long>(v.frame),
+                     static_cast<unsigned long long>(v.va), v.how.c_str(),
+                     static_cast<unsigned long long>(out.violation_count));
+    }
     emu::MachineConfig c = g_target->config;
     c.fuzz_program = std::vector<uint8_t>(data, data + size);
     c.trace_path = crash + ".trace";

@@ -2,15 +2,19 @@
 #   MODE       replay        run every input of DIRS once (libFuzzer's file arguments)
 #              run           fuzz RUNS executions from DIRS; must not crash
 #              expect_crash  fuzz at most RUNS executions from DIRS; must crash, leave a
-#                            crash file, and report a frame handed out twice; REFERENCE, if
-#                            given, must then pass on that crash file
+#                            crash file, and report what EXPECT (a regex) matches; REFERENCE,
+#                            if given, must then pass on that crash file; REPLAY_TRACE, if
+#                            given, must be printed by `ASI_EMU replay <crash file>.trace`
 #   FUZZER     the fuzz target
 #   DIRS       "|"-separated input directories; missing ones are skipped
 #   OPTIONS    "|"-separated libFuzzer flags (from <target>.options)
 #   RUNS       execution budget (run, expect_crash)
 #   WORK       scratch directory, emptied first: new corpus units and artifacts go here, so
 #              the source tree is never written
+#   EXPECT     (expect_crash) regex the fuzzer's report of the finding must match
 #   REFERENCE  (expect_crash) the correct target
+#   ASI_EMU, REPLAY_TRACE  (expect_crash) asi-emu, and the regex its replay of the trace
+#              the target saved beside the crash file must print (exit 2: a violation)
 # Fuzzing uses -seed=1, so a run is repeatable on one machine and one build.
 cmake_minimum_required(VERSION 3.25)
 
@@ -66,6 +70,7 @@ if(err MATCHES "stat::number_of_executed_units: ([0-9]+)")
   set(executions ${CMAKE_MATCH_1})
 endif()
 file(GLOB crashes "${WORK}/crash-*" "${WORK}/leak-*" "${WORK}/timeout-*" "${WORK}/oom-*")
+list(FILTER crashes EXCLUDE REGEX "\\.trace$")  # emulator_fuzzer's traces beside its crash files
 
 if(MODE STREQUAL "run")
   if(NOT rc EQUAL 0 OR crashes)
@@ -78,9 +83,9 @@ elseif(MODE STREQUAL "expect_crash")
     tail("${err}" 30)
     message(FATAL_ERROR "the planted bug was not found in ${executions} executions (exit ${rc})")
   endif()
-  if(NOT err MATCHES "handed out twice")
+  if(NOT err MATCHES "${EXPECT}")
     tail("${err}" 60)
-    message(FATAL_ERROR "the fuzzer crashed, but not on the planted double allocation")
+    message(FATAL_ERROR "the fuzzer crashed, but its report does not match '${EXPECT}'")
   endif()
   list(GET crashes 0 crash)
   message(STATUS "planted bug found after ${executions} executions: ${crash}")
@@ -91,6 +96,18 @@ elseif(MODE STREQUAL "expect_crash")
       message(FATAL_ERROR "the correct target fails on the crash input too: not the planted bug")
     endif()
     message(STATUS "the correct target passes on it")
+  endif()
+  if(REPLAY_TRACE)
+    if(NOT EXISTS "${crash}.trace")
+      message(FATAL_ERROR "no trace beside the crash file (${crash}.trace)")
+    endif()
+    execute_process(COMMAND "${ASI_EMU}" replay "${crash}.trace" RESULT_VARIABLE replay_rc
+                    OUTPUT_VARIABLE replay_out ERROR_VARIABLE replay_err)
+    if(NOT replay_rc EQUAL 2 OR NOT "${replay_out}${replay_err}" MATCHES "${REPLAY_TRACE}")
+      tail("${replay_out}${replay_err}" 40)
+      message(FATAL_ERROR "replay of ${crash}.trace: exit ${replay_rc}, expected 2 and '${REPLAY_TRACE}'")
+    endif()
+    message(STATUS "its trace replays to '${REPLAY_TRACE}'")
   endif()
 else()
   message(FATAL_ERROR "unknown MODE '${MODE}'")

@@ -103,9 +103,9 @@ void print_summary(size_t ops, const Snapshot& before, uint64_t bad_pages) {
     const Snapshot after = snapshot();
     const OpStats& s = op_stats();
     kprintf("asi-guest: fuzz: %lu ops on %u CPU(s); %lu allocations (%lu failed, %lu skipped), %lu frees, "
-            "%lu pages touched, %lu interrupts, %lu checks\n",
+            "%lu pages touched, %lu interrupts, %lu checks (%lu pageblocks)\n",
             static_cast<uint64_t>(ops), smp::online_count(), s.allocs, s.alloc_failures, s.skipped, s.frees,
-            s.touched_pages, s.interrupts, s.checks);
+            s.touched_pages, s.interrupts, s.checks, s.checked_pageblocks);
     kprintf("asi-guest: fuzz: pageblock flips %lu to sensitive, %lu to nonsensitive; ASI %lu entries, %lu exits "
             "(%lu page fault); %lu bad pages\n",
             after.flips_to_sensitive - before.flips_to_sensitive,
@@ -120,6 +120,7 @@ void run(const config::BootConfig& cfg) {
     static_assert(asi_abi::kFuzzBufferSize == mm::pte::k4K);
     const uint64_t buffer = mm::alloc_pages(0, page_alloc::GFP_KERNEL | page_alloc::kGfpZero);
     if (buffer == 0) panic("fuzz: no memory for the program buffer");
+    prepare();
     fuzz_port(asi_abi::kFuzzReady, buffer, asi_abi::kFuzzBufferSize, 0);
 
     const Snapshot before = snapshot();

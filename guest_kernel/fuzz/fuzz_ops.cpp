@@ -22,6 +22,33 @@ constinit kernel_workload::GuestHooks g_hooks{};  // its patterns only: nothing 
 constinit OpStats g_stats{};
 constinit bool g_checked = false;
 
+// The pageblocks a program can have changed (fuzz_ops.h): one bit per pageblock of the zone,
+// from its base; pageblocks past the bitmap's end always count as changed.
+constexpr uint64_t kTrackedPageblocks = 64 * 1024;  // 128 GiB
+constinit uint64_t g_changed[kTrackedPageblocks / 64]{};
+
+uint64_t pageblock_index(uint64_t pfn) {
+    return (pfn - mm::page_allocator().base_pfn()) >> page_alloc::kPageblockOrder;
+}
+
+bool pageblock_changed(uint64_t pfn) {
+    const uint64_t i = pageblock_index(pfn);
+    return i >= kTrackedPageblocks || (g_changed[i / 64] >> (i % 64)) & 1;
+}
+
+// A block of 2^order pages at pa was handed out, freed, or may move between lists: its
+// buddies merge and split only inside the naturally aligned block of the largest order, so
+// every pageblock of that block can change.
+void mark_changed(uint64_t pa, uint32_t order) {
+    const uint64_t pfn = pa >> page_alloc::kPageShift;
+    const uint64_t size = uint64_t{1} << (order > page_alloc::kMaxOrder ? order : page_alloc::kMaxOrder);
+    const uint64_t first = pfn & ~(size - 1);
+    for (uint64_t p = first; p < first + size; p += page_alloc::kPageblockPages) {
+        const uint64_t i = pageblock_index(p);
+        if (i < kTrackedPageblocks) g_changed[i / 64] |= uint64_t{1} << (i % 64);
+    }
+}
+
 void alloc(uint32_t order, page_alloc::gfp_t gfp) {
     if (g_live.full()) {
         ++g_stats.skipped;
@@ -34,11 +61,13 @@ void alloc(uint32_t order, page_alloc::gfp_t gfp) {
         return;
     }
     g_live.add({pa, gfp, order, cpu});
+    mark_changed(pa, order);
     ++g_stats.allocs;
 }
 
 void free_at(uint32_t i) {
     const workload::LiveBlock b = g_live.remove_at(i);
+    mark_changed(b.pa, b.order);
     mm::page_allocator().free_pages(smp::this_cpu(), b.pa, b.order);
     ++g_stats.frees;
 }
@@ -66,18 +95,23 @@ bool frame_is_free(page_alloc::PageState s) {
            s == page_alloc::PageState::kPcp;
 }
 
-// page_asi_mapping_bad() over the zone and the live table (fuzz_ops.h).
-void check_restricted_mappings() {
+// page_asi_mapping_bad() over the free frames of the zone (all, or those in changed
+// pageblocks) and the live table (fuzz_ops.h).
+void check_restricted_mappings(bool whole_zone) {
     mm::KernelPageAllocator& a = mm::page_allocator();
     mm::GuestArch& arch = mm::page_allocator_arch();
     if (!a.policy().checks_restricted_mapping()) return;
     const uint64_t base = a.base_pfn() * mm::pte::k4K;
     const uint64_t end = base + a.span_pages() * mm::pte::k4K;
-    for (uint64_t pa = base; pa < end; pa += mm::pte::k4K) {
-        if (!frame_is_free(a.page_state(pa))) continue;
-        const bool want = a.policy().free_page_mapped_at_init(a.pageblock_sensitivity(pa));
-        if (arch.is_mapped_restricted(pa) != want)
-            arch.bad_page(pa, want ? "fuzz check: free page unmapped" : "fuzz check: free page mapped");
+    for (uint64_t block = base; block < end; block += mm::pte::k2M) {
+        if (!whole_zone && !pageblock_changed(block >> page_alloc::kPageShift)) continue;
+        if (!whole_zone) ++g_stats.checked_pageblocks;
+        const bool want = a.policy().free_page_mapped_at_init(a.pageblock_sensitivity(block));
+        for (uint64_t pa = block; pa < block + mm::pte::k2M && pa < end; pa += mm::pte::k4K) {
+            if (!frame_is_free(a.page_state(pa))) continue;
+            if (arch.is_mapped_restricted(pa) != want)
+                arch.bad_page(pa, want ? "fuzz check: free page unmapped" : "fuzz check: free page mapped");
+        }
     }
     for (uint32_t i = 0; i < g_live.size(); ++i) {
         const workload::LiveBlock& b = g_live[i];
@@ -94,8 +128,9 @@ void check() {
     if (g_checked) return;
     g_checked = true;
     ++g_stats.checks;
-    mm::page_allocator().verify();  // panics on a broken invariant
-    check_restricted_mappings();
+    // Panics on a broken invariant.
+    mm::page_allocator().verify([](uint64_t pfn, uint32_t) { return pageblock_changed(pfn); });
+    check_restricted_mappings(false);
 }
 
 }  // namespace
@@ -128,6 +163,20 @@ void execute(const FuzzOp& op) {
             break;
         case OpKind::kCheck: check(); break;
         case OpKind::kNop: break;
+    }
+}
+
+void prepare() {
+    mm::KernelPageAllocator& a = mm::page_allocator();
+    a.verify();
+    check_restricted_mappings(true);
+    const uint64_t base = a.base_pfn() * mm::pte::k4K;
+    const uint64_t end = base + a.span_pages() * mm::pte::k4K;
+    for (uint64_t pa = base; pa < end; pa += mm::pte::k4K) {
+        const page_alloc::PageState s = a.page_state(pa);
+        if (s == page_alloc::PageState::kPcp || s == page_alloc::PageState::kDeferred ||
+            s == page_alloc::PageState::kIsolated)
+            mark_changed(pa, 0);
     }
 }
 

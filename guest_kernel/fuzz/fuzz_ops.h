@@ -6,10 +6,18 @@
 // Allocations use the kernel's page allocator on the calling CPU's per-CPU lists, owner 0
 // (the kernel). Touches reuse the workload's patterns (kernel/workload_hooks.h). The check
 // is the allocator's own verify() (zone invariants; a broken one panics) plus
-// page_asi_mapping_bad() over the whole zone: every free frame must be mapped in the
-// restricted direct map iff its pageblock's free pages are (the policy's rule, which both
-// ASI policies keep at all times), every live frame iff it is nonsensitive. A mismatch is
-// reported through the allocator's Arch (bad_page: printed and counted in bad_pages()).
+// page_asi_mapping_bad(): every free frame must be mapped in the restricted direct map iff
+// its pageblock's free pages are (the policy's rule, which both ASI policies keep at all
+// times), every live frame iff it is nonsensitive. A mismatch is reported through the
+// allocator's Arch (bad_page: printed and counted in bad_pages()).
+//
+// The check costs what the program can have changed, not the zone's size: prepare() checks
+// the whole zone once, before the program, and notes the pageblocks whose free pages can
+// move without an operation naming them (per-CPU lists, blocks a policy holds back, blocks
+// off every list); each allocation and free notes the pageblocks of the largest-order block
+// around it (buddies merge and split only inside it). The check walks free-block tails and
+// free frames in those pageblocks only; every free list, head, count and live block is
+// checked in full.
 #pragma once
 #include <stdint.h>
 
@@ -25,7 +33,12 @@ struct OpStats {
     uint64_t touched_pages = 0;
     uint64_t interrupts = 0;      // interrupt operations that sent a self-IPI
     uint64_t checks = 0;          // check operations that ran (0 or 1)
+    uint64_t checked_pageblocks = 0;  // pageblocks the check walked page by page
 };
+
+// Before the first operation (CPU 0): checks the starting state in full, and notes the
+// pageblocks a program can change without naming them.
+void prepare();
 
 // Runs op on this CPU (IF=0, process context).
 void execute(const fuzz_program::FuzzOp& op);

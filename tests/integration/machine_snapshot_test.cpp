@@ -2,21 +2,30 @@
 // the snapshot's RAM and host state exactly (digests), a reset costs the pages the input
 // wrote, and an input run after a restore behaves as it did the first time. The guest is
 // images/fuzz_echo.S, which speaks the fuzz protocol of asi_emu_abi.h and writes one page
-// per distinct program byte.
+// per distinct program byte, and the guest kernel's fuzz mode on the fuzzer's seed corpus.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <random>
 #include <vector>
 
+#include "emu/dirty_page_tracker.h"
 #include "emu/exit_codes.h"
 #include "emu/machine.h"
 
 namespace {
 
-std::unique_ptr<emu::Machine> boot_to_ready(const std::string& image, uint32_t smp = 1) {
+std::unique_ptr<emu::Machine> boot_to_ready(const std::string& image, uint32_t smp = 1,
+                                            const std::string& cmdline = "") {
     emu::MachineConfig c;
     c.image_path = image;
+    c.cmdline = cmdline;
+    c.oracle = !cmdline.empty();  // the guest kernel runs under the oracle, as the fuzzer runs it
     c.ram_size = 64ull << 20;
     c.smp = smp;
     c.pause_at_fuzz_ready = true;
@@ -30,9 +39,9 @@ std::unique_ptr<emu::Machine> boot_to_ready(const std::string& image, uint32_t s
 
 const std::string kEcho = std::string(ASI_TEST_IMAGE_DIR) + "/fuzz_echo.elf";
 
-emu::RunOutcome run_input(emu::Machine& m, const std::vector<uint8_t>& input) {
+emu::RunOutcome run_input(emu::Machine& m, const std::vector<uint8_t>& input, uint64_t budget = 1'000'000) {
     m.restore_snapshot();
-    m.set_instruction_budget(1'000'000);
+    m.set_instruction_budget(budget);
     m.write_fuzz_program(input);
     return m.run();
 }
@@ -119,4 +128,76 @@ TEST(MachineSnapshot, RefusedWithATrace) {
     emu::Machine m(c);
     ASSERT_EQ(m.run().outcome, "fuzz-ready");
     EXPECT_THROW(m.take_snapshot(), emu::MachineError);
+}
+
+// The real guest's fuzz mode: after every seed of fuzz/corpus/emulator_fuzzer/ and a set of
+// pseudo-random programs, each run twice over so that pages the inputs keep writing turn hot
+// (DirtyPageTracker), the restored machine's RAM and host state equal the snapshot's.
+TEST(MachineSnapshot, TheGuestKernelRestoresToItsSnapshotAfterAnyProgram) {
+    auto m = boot_to_ready(ASI_GUEST_IMAGE, 1, "fuzz");
+    m->take_snapshot();
+    const uint64_t ram = m->ram_digest(), host = m->state_digest();
+    std::vector<std::vector<uint8_t>> programs;
+    for (const auto& entry : std::filesystem::directory_iterator(ASI_FUZZ_CORPUS_DIR)) {
+        std::ifstream f(entry.path(), std::ios::binary);
+        programs.emplace_back(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    }
+    ASSERT_GE(programs.size(), 5u);
+    std::mt19937 rng(7);
+    for (int i = 0; i < 8; ++i) {
+        std::vector<uint8_t> p(2 + rng() % 64);
+        for (uint8_t& b : p) b = static_cast<uint8_t>(rng());
+        programs.push_back(p);
+    }
+    for (int round = 0; round < 2; ++round) {
+        for (size_t i = 0; i < programs.size(); ++i) {
+            const emu::RunOutcome out = run_input(*m, programs[i], 20'000'000);
+            ASSERT_EQ(out.outcome, "fuzz-done") << "program " << i << ": " << out.detail;
+            ASSERT_EQ(out.exit_code, emu::kExitOk) << "program " << i << ": " << out.detail;
+            EXPECT_NE(m->ram_digest(), ram) << "program " << i;
+            m->restore_snapshot();
+            EXPECT_EQ(m->ram_digest(), ram) << "round " << round << ", program " << i;
+            EXPECT_EQ(m->state_digest(), host) << "round " << round << ", program " << i;
+        }
+    }
+}
+
+// Pages written in kHotAfter restores in a row stay writable and are copied back on every
+// restore; a page written once is protected again, and one written after turning hot is put
+// back all the same.
+TEST(DirtyPageTracker, PagesWrittenEveryRoundTurnHotAndAreStillRestored) {
+    constexpr size_t kPages = 16, kPage = 4096;
+    void* mem = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(mem, MAP_FAILED);
+    auto* ram = static_cast<uint8_t*>(mem);
+    for (size_t p = 0; p < kPages; ++p) ram[p * kPage] = static_cast<uint8_t>(p);
+    {
+        emu::DirtyPageTracker t(ram, kPages * kPage);
+        t.arm();
+        for (uint32_t round = 0; round < emu::DirtyPageTracker::kHotAfter; ++round) {
+            ram[3 * kPage] = 0xaa;  // every round
+            if (round == 0) ram[9 * kPage + 5] = 0xbb;  // once
+            EXPECT_EQ(t.hot_pages(), 0u) << "round " << round;
+            t.restore();
+            EXPECT_EQ(ram[3 * kPage], 3);
+            EXPECT_EQ(ram[9 * kPage + 5], 0);
+        }
+        EXPECT_EQ(t.hot_pages(), 1u) << "page 3, written in every round";
+        // Page 3 is hot: its write does not fault (dirty_pages stays 0) and is undone.
+        ram[3 * kPage + 7] = 0xcc;
+        EXPECT_EQ(t.dirty_pages(), 0u);
+        ram[9 * kPage] = 0xdd;  // still protected: recorded
+        EXPECT_EQ(t.dirty_pages(), 1u);
+        EXPECT_EQ(t.restore(), 2u) << "the hot page and the dirty one";
+        EXPECT_EQ(ram[3 * kPage + 7], 0);
+        EXPECT_EQ(ram[9 * kPage], 9);
+        // arm() protects every page again: nothing is hot.
+        t.arm();
+        EXPECT_EQ(t.hot_pages(), 0u);
+        ram[3 * kPage] = 0xee;
+        EXPECT_EQ(t.dirty_pages(), 1u);
+        t.restore();
+        EXPECT_EQ(ram[3 * kPage], 3);
+    }
+    munmap(mem, kPages * kPage);
 }

@@ -185,10 +185,16 @@ public:
 
     // Checks every zone invariant (page.h). Takes all pcp locks and the zone lock.
     void verify() {
+        verify([](uint64_t, uint32_t) { return true; });
+    }
+    // The same, walking the tail pages of a free block (pfn, order) only where
+    // walk_tails(pfn, order) is true (BuddyZone::verify_zone).
+    template <class WalkTails>
+    void verify(WalkTails&& walk_tails) {
         for (uint32_t c = 0; c < cpus_; ++c) arch_->pcp_lock(c);
         {
             ZoneLockGuard<Arch> lock(*arch_);
-            zone_.verify_zone(pcp_.total() + policy_->deferred_pages());
+            zone_.verify_zone(pcp_.total() + policy_->deferred_pages(), walk_tails);
         }
         for (uint32_t c = cpus_; c-- > 0;) arch_->pcp_unlock(c);
     }
