@@ -104,6 +104,8 @@ public:
     void take_snapshot();
     // Returns the number of RAM pages put back.
     size_t restore_snapshot();
+    // RAM pages the write tracker keeps writable and copies back on every restore.
+    size_t hot_ram_pages() const;
     // From now on, every vCPU may run `instructions` more (on its clock) before the run
     // ends as insn-limit (exit 4): a fuzz input's budget.
     void set_instruction_budget(uint64_t instructions);

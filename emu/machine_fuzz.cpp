@@ -73,6 +73,8 @@ size_t Machine::restore_snapshot() {
     return pages;
 }
 
+size_t Machine::hot_ram_pages() const { return ram_tracker_ ? ram_tracker_->hot_pages() : 0; }
+
 void Machine::set_instruction_budget(uint64_t instructions) {
     for (const auto& v : vcpus_) v->set_insn_limit(v->clock() + instructions);
 }
