@@ -6,7 +6,9 @@
 # <target>.options, <target>.dict when there is one, and <target>_seed_corpus.zip made of
 # fuzz/corpus/<target>/ and tests/regressions/<target>/.
 #
-# Not shipped: page_alloc_fuzzer_planted (a test of the fuzzer itself, it crashes on purpose).
+# Not shipped: page_alloc_fuzzer_planted (a test of the fuzzer itself, it crashes on purpose),
+# and emulator_fuzzer: it needs the guest kernel image, built with Debian 12's clang 14 and
+# lld (fuzz/README.md, "At scale"); run it on one machine with -fork instead.
 
 ROOT="$SRC/asi-emu"
 BUILD="$WORK/build"
