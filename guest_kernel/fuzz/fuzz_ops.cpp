@@ -5,6 +5,7 @@
 #include "kernel/smp.h"
 #include "kernel/workload_hooks.h"
 #include "mm/asi/asi.h"
+#include "mm/asi/restricted_map.h"
 #include "mm/kernel_page_allocator.h"
 #include "mm/page_alloc/gfp.h"
 #include "mm/pte.h"
@@ -95,6 +96,18 @@ bool frame_is_free(page_alloc::PageState s) {
            s == page_alloc::PageState::kPcp;
 }
 
+// Whether bits [first, first + count) of the bitmap are all `value`.
+bool bits_all(const uint64_t* bits, uint64_t first, uint64_t count, bool value) {
+    while (count != 0) {
+        const uint64_t bit = first % 64, take = count < 64 - bit ? count : 64 - bit;
+        const uint64_t mask = (take == 64 ? ~uint64_t{0} : (uint64_t{1} << take) - 1) << bit;
+        if ((bits[first / 64] & mask) != (value ? mask : 0)) return false;
+        first += take;
+        count -= take;
+    }
+    return true;
+}
+
 // page_asi_mapping_bad() over the free frames of the zone (all, or those in changed
 // pageblocks) and the live table (fuzz_ops.h).
 void check_restricted_mappings(bool whole_zone) {
@@ -107,10 +120,24 @@ void check_restricted_mappings(bool whole_zone) {
         if (!whole_zone && !pageblock_changed(block >> page_alloc::kPageShift)) continue;
         if (!whole_zone) ++g_stats.checked_pageblocks;
         const bool want = a.policy().free_page_mapped_at_init(a.pageblock_sensitivity(block));
-        for (uint64_t pa = block; pa < block + mm::pte::k2M && pa < end; pa += mm::pte::k4K) {
-            if (!frame_is_free(a.page_state(pa))) continue;
-            if (arch.is_mapped_restricted(pa) != want)
-                arch.bad_page(pa, want ? "fuzz check: free page unmapped" : "fuzz check: free page mapped");
+        uint64_t mapped[8];
+        asi::rmap::pageblock_mapped(block, mapped);
+        for (uint64_t i = 0; i < page_alloc::kPageblockPages;) {
+            const uint64_t pa = block + i * mm::pte::k4K;
+            const page_alloc::PageState state = a.page_state(pa);
+            // A free block's tails (page.h): as its head, so the whole block at once.
+            uint64_t n = 1;
+            if (state == page_alloc::PageState::kBuddy) {
+                n = uint64_t{1} << a.zone().page(pa >> page_alloc::kPageShift).order;
+                if (n > page_alloc::kPageblockPages - i) n = page_alloc::kPageblockPages - i;
+            }
+            if (frame_is_free(state) && !bits_all(mapped, i, n, want)) {
+                for (uint64_t j = i; j < i + n; ++j)
+                    if (((mapped[j / 64] >> (j % 64)) & 1) != want)
+                        arch.bad_page(block + j * mm::pte::k4K,
+                                      want ? "fuzz check: free page unmapped" : "fuzz check: free page mapped");
+            }
+            i += n;
         }
     }
     for (uint32_t i = 0; i < g_live.size(); ++i) {
@@ -124,13 +151,17 @@ void check_restricted_mappings(bool whole_zone) {
     }
 }
 
+void check_changed() {
+    // Panics on a broken invariant.
+    mm::page_allocator().verify([](uint64_t pfn, uint32_t) { return pageblock_changed(pfn); });
+    check_restricted_mappings(false);
+}
+
 void check() {
     if (g_checked) return;
     g_checked = true;
     ++g_stats.checks;
-    // Panics on a broken invariant.
-    mm::page_allocator().verify([](uint64_t pfn, uint32_t) { return pageblock_changed(pfn); });
-    check_restricted_mappings(false);
+    check_changed();
 }
 
 }  // namespace
@@ -179,6 +210,14 @@ void prepare() {
             mark_changed(pa, 0);
     }
 }
+
+uint64_t check_now() {
+    const uint64_t before = mm::page_allocator_arch().bad_pages();
+    check_changed();
+    return mm::page_allocator_arch().bad_pages() - before;
+}
+
+bool pageblock_changed_at(uint64_t pa) { return pageblock_changed(pa >> page_alloc::kPageShift); }
 
 const OpStats& op_stats() { return g_stats; }
 

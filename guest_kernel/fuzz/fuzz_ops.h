@@ -42,6 +42,12 @@ void prepare();
 
 // Runs op on this CPU (IF=0, process context).
 void execute(const fuzz_program::FuzzOp& op);
+
+// The check operation's walk, without its once-per-program limit (self-tests): returns the
+// number of bad pages it reported.
+uint64_t check_now();
+// Whether the check walks the pageblock of frame pa page by page.
+bool pageblock_changed_at(uint64_t pa);
 const OpStats& op_stats();
 
 }  // namespace fuzz_mode

@@ -29,6 +29,7 @@ constexpr TestCase kTests[] = {
     {"asi_half_memory", tests::asi_half_memory},
     {"page_alloc_stress", tests::page_alloc_stress},
     {"rfc_deferred_unmap", tests::rfc_deferred_unmap},
+    {"fuzz_check_scope", tests::fuzz_check_scope},
     {"apic_timer", tests::apic_timer},
     {"ipi_delivery", tests::ipi_delivery},
     {"tlb_shootdown", tests::tlb_shootdown},

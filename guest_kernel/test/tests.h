@@ -36,6 +36,8 @@ void asi_half_memory(ktap::Test& t);
 void page_alloc_stress(ktap::Test& t);
 // test_rfc_deferred.cpp
 void rfc_deferred_unmap(ktap::Test& t);
+// test_fuzz_check.cpp
+void fuzz_check_scope(ktap::Test& t);
 // test_smp.cpp
 void apic_timer(ktap::Test& t);
 void ipi_delivery(ktap::Test& t);
