@@ -32,7 +32,7 @@ void forward(int sig, siginfo_t* info, void* context) {
 }  // namespace
 
 DirtyPageTracker::DirtyPageTracker(uint8_t* base, size_t size)
-    : base_(base), size_(size), pages_(size / kPage), saved_(pages_, 0), dirty_(pages_, 0),
+    : base_(base), size_(size), pages_(size / kPage), saved_(pages_, 0), writable_(pages_, 0), dirty_(pages_, 0),
       last_dirty_(pages_, 0), streak_(pages_, 0) {
     if (g_tracker) throw std::runtime_error("one DirtyPageTracker per process");
     if ((reinterpret_cast<uintptr_t>(base) | size) & (kPage - 1))
@@ -58,6 +58,7 @@ DirtyPageTracker::~DirtyPageTracker() {
 void DirtyPageTracker::arm() {
     mprotect(base_, size_, PROT_READ | PROT_WRITE);
     std::fill(saved_.begin(), saved_.end(), 0);
+    std::fill(writable_.begin(), writable_.end(), 0);
     std::fill(last_dirty_.begin(), last_dirty_.end(), 0);
     std::fill(streak_.begin(), streak_.end(), 0);
     hot_.clear();
@@ -86,7 +87,29 @@ bool DirtyPageTracker::handle(uintptr_t address) {
         saved_[page] = 1;
     }
     dirty_[dirty_count_++] = static_cast<uint32_t>(page);
+    writable_[page] = 1;
     return mprotect(p, kPage, PROT_READ | PROT_WRITE) == 0;
+}
+
+void DirtyPageTracker::will_write(size_t offset, size_t size) {
+    if (!armed_ || size == 0 || offset >= size_) return;
+    const size_t first = offset / kPage, last = std::min(offset + size - 1, size_ - 1) / kPage;
+    for (size_t page = first; page <= last;) {
+        if (writable_[page]) {
+            ++page;
+            continue;
+        }
+        const size_t run = page;
+        for (; page <= last && !writable_[page]; ++page) {
+            if (!saved_[page]) {
+                std::memcpy(pristine_ + page * kPage, base_ + page * kPage, kPage);
+                saved_[page] = 1;
+            }
+            dirty_[dirty_count_++] = static_cast<uint32_t>(page);
+            writable_[page] = 1;
+        }
+        mprotect(base_ + run * kPage, (page - run) * kPage, PROT_READ | PROT_WRITE);
+    }
 }
 
 size_t DirtyPageTracker::restore() {
@@ -100,8 +123,12 @@ size_t DirtyPageTracker::restore() {
         std::memcpy(base_ + size_t{page} * kPage, pristine_ + size_t{page} * kPage, kPage);
         streak_[page] = last_dirty_[page] + 1 == round_ ? static_cast<uint8_t>(std::min<uint32_t>(streak_[page] + 1, 255)) : 1;
         last_dirty_[page] = round_;
-        if (streak_[page] >= kHotAfter && hot_.size() < kMaxHot) hot_.push_back(page);
-        else dirty_[kept++] = page;
+        if (streak_[page] >= kHotAfter && hot_.size() < kMaxHot) {
+            hot_.push_back(page);
+        } else {
+            dirty_[kept++] = page;
+            writable_[page] = 0;
+        }
     }
     std::sort(dirty_.begin(), dirty_.begin() + static_cast<ptrdiff_t>(kept));
     for (size_t i = 0; i < kept;) {

@@ -30,6 +30,10 @@ public:
 
     // The region's current content becomes the snapshot; every page becomes read-only.
     void arm();
+    // asi-emu itself is about to write [offset, offset + size) of the region (a string
+    // instruction carried out on the host): the pages are saved and made writable here, in
+    // one mprotect per run, instead of one fault each.
+    void will_write(size_t offset, size_t size);
     // Puts back every page written since arm() or the last restore(), and every hot page;
     // returns how many pages it copied.
     size_t restore();
@@ -48,6 +52,7 @@ private:
     size_t size_, pages_;
     uint8_t* pristine_ = nullptr;  // shadow of the region: a page's content at arm()
     std::vector<uint8_t> saved_;   // per page: pristine copy taken
+    std::vector<uint8_t> writable_;  // per page: unprotected (dirty this round, or hot)
     std::vector<uint32_t> dirty_;  // pages written since the last restore (preallocated)
     size_t dirty_count_ = 0;
     std::vector<uint32_t> hot_;         // writable pages copied back on every restore

@@ -54,6 +54,7 @@ void Machine::take_snapshot() {
     snapshot_ = std::move(s);
     if (!ram_tracker_) ram_tracker_ = std::make_unique<DirtyPageTracker>(ram_, config_.ram_size);
     ram_tracker_->arm();
+    shared_.ram_tracker = ram_tracker_.get();
 }
 
 size_t Machine::restore_snapshot() {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "emu/backend/linear_memory.h"
+#include "emu/dirty_page_tracker.h"
 #include "mmu/hex.h"
 #include "emu/backend/vcpu.h"
 
@@ -307,6 +308,7 @@ bool Vcpu::emulate_rep_stos(const PrivilegedInsn& insn) {
             return true;
         }
         uint8_t* p = shared_.ram.data + w.t.pa;
+        if (shared_.ram_tracker) shared_.ram_tracker->will_write(w.t.pa, n * size);
         const bool table = shared_.table_filter && shared_.table_filter->is_table_frame(w.t.pa);
         for (uint64_t i = 0; i < n; ++i) {
             if (table) emit(EventKind::PteWrite, insn.address, {w.t.pa + i * size, size, value});

@@ -28,6 +28,10 @@
 #include "mmu/physical_memory.h"
 
 namespace emu {
+class DirtyPageTracker;
+}
+
+namespace emu {
 class TlbStats;
 }
 
@@ -96,6 +100,8 @@ struct VcpuShared {
     // hashes to. Null: off. coverage_mask + 1 counters, a power of two.
     uint8_t* coverage = nullptr;
     size_t coverage_mask = 0;
+    // Machine snapshots: told before asi-emu itself writes guest RAM in bulk (rep stos).
+    DirtyPageTracker* ram_tracker = nullptr;
 };
 
 struct BootState {

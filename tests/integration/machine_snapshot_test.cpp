@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -203,6 +204,34 @@ TEST(DirtyPageTracker, PagesWrittenEveryRoundTurnHotAndAreStillRestored) {
         EXPECT_EQ(t.dirty_pages(), 1u);
         t.restore();
         EXPECT_EQ(ram[3 * kPage], 3);
+    }
+    munmap(mem, kPages * kPage);
+}
+
+// asi-emu's own bulk writes (rep stos on the host) announce their range: the pages are saved
+// and unprotected up front, recorded once, and restored and protected again like any other.
+TEST(DirtyPageTracker, AnnouncedWritesAreRecordedOnceAndRestored) {
+    constexpr size_t kPages = 16, kPage = 4096;
+    void* mem = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(mem, MAP_FAILED);
+    auto* ram = static_cast<uint8_t*>(mem);
+    {
+        emu::DirtyPageTracker t(ram, kPages * kPage);
+        t.arm();
+        ram[6 * kPage] = 1;  // faults: recorded
+        EXPECT_EQ(t.dirty_pages(), 1u);
+        t.will_write(5 * kPage + 100, 3 * kPage);  // pages 5-8; 6 is already writable
+        EXPECT_EQ(t.dirty_pages(), 4u);
+        std::memset(ram + 5 * kPage, 0x5a, 4 * kPage);
+        EXPECT_EQ(t.dirty_pages(), 4u) << "no fault for announced pages";
+        EXPECT_EQ(t.restore(), 4u);
+        for (size_t p = 5; p < 9; ++p) EXPECT_EQ(ram[p * kPage], 0) << "page " << p;
+        ram[7 * kPage] = 2;  // protected again
+        EXPECT_EQ(t.dirty_pages(), 1u);
+        t.restore();
+        t.will_write(kPages * kPage - 10, 100);  // clipped at the region's end
+        EXPECT_EQ(t.dirty_pages(), 1u);
+        t.restore();
     }
     munmap(mem, kPages * kPage);
 }
