@@ -66,6 +66,25 @@ LeakOracle::LeakOracle(const LeakOracle& other)
 
 LeakOracle::~LeakOracle() { index_.remove_observer(this); }
 
+void LeakOracle::assign_state(const LeakOracle& other) {
+    profile_ = other.profile_;
+    index_.assign_state(other.index_);
+    tlb_.assign_state(other.tlb_);
+    ledger_ = other.ledger_;
+    spaces_ = other.spaces_;
+    table_levels_ = other.table_levels_;
+    violations_ = other.violations_;
+    violation_count_ = other.violation_count_;
+    metrics_ = other.metrics_;
+    current_ = nullptr;
+    next_index_ = other.next_index_;
+    current_index_ = other.current_index_;
+    pending_leaves_ = other.pending_leaves_;
+    frame_history_ = other.frame_history_;
+    vcpu_history_ = other.vcpu_history_;
+    flush_history_ = other.flush_history_;
+}
+
 uint64_t LeakOracle::state_digest() const {
     mmu::Digest d;
     d.add(index_.digest()).add(tlb_.digest()).add(ledger_.digest());

@@ -58,6 +58,15 @@ TlbModel::TlbModel(const TlbModel& other, mmu::AddressSpaceIndex& index)
     index_.add_observer(this);
 }
 
+void TlbModel::assign_state(const TlbModel& other) {
+    root_mask_ = other.root_mask_;
+    vcpus_ = other.vcpus_;
+    records_ = other.records_;
+    by_key_ = other.by_key_;
+    by_anchor_ = other.by_anchor_;
+    next_id_ = other.next_id_;
+}
+
 uint64_t TlbModel::digest() const {
     mmu::Digest d;
     for (const Vcpu& v : vcpus_) {

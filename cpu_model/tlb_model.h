@@ -111,6 +111,8 @@ public:
     // A copy of `other` observing `index`, which must be a copy of other's index (a machine
     // snapshot): the records' pins are already in it.
     TlbModel(const TlbModel& other, mmu::AddressSpaceIndex& index);
+    // Takes other's state; this model's index must have taken other's index's state.
+    void assign_state(const TlbModel& other);
 
     unsigned vcpu_count() const { return static_cast<unsigned>(vcpus_.size()); }
 

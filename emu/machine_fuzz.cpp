@@ -62,12 +62,7 @@ size_t Machine::restore_snapshot() {
     const size_t pages = ram_tracker_->restore();
     for (size_t i = 0; i < vcpus_.size(); ++i) vcpus_[i]->restore(*snapshot_->vcpus[i]);
     scheduler_->set_position(snapshot_->schedule);
-    if (snapshot_->oracle) {
-        // The write-hook filter reads the oracle through shared_, which every vCPU sees.
-        oracle_ = std::make_unique<cpu_model::LeakOracle>(*snapshot_->oracle);
-        oracle_filter_ = std::make_unique<OracleFilter>(*oracle_);
-        shared_.table_filter = oracle_filter_.get();
-    }
+    if (snapshot_->oracle) oracle_->assign_state(*snapshot_->oracle);
     reported_violations_ = snapshot_->reported_violations;
     debug_exit_->set_value(snapshot_->debug_exit_value);
     fuzz_ready_ = snapshot_->fuzz_ready;

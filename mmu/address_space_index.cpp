@@ -72,6 +72,20 @@ AddressSpaceIndex::AddressSpaceIndex(const AddressSpaceIndex& other)
     for (const auto& [key, node] : other.nodes_) nodes_.emplace(key, std::make_unique<Node>(*node));
 }
 
+void AddressSpaceIndex::assign_state(const AddressSpaceIndex& other) {
+    now_ = other.now_;
+    frame_levels_ = other.frame_levels_;
+    leaves_ = other.leaves_;
+    nonpresent_ = other.nonpresent_;
+    for (auto it = nodes_.begin(); it != nodes_.end();)
+        it = other.nodes_.count(it->first) ? std::next(it) : nodes_.erase(it);
+    for (const auto& [key, node] : other.nodes_) {
+        std::unique_ptr<Node>& mine = nodes_[key];
+        if (mine) *mine = *node;
+        else mine = std::make_unique<Node>(*node);
+    }
+}
+
 AddressSpaceIndex::Node* AddressSpaceIndex::find(const TableKey& key) {
     auto it = nodes_.find(key);
     return it == nodes_.end() ? nullptr : it->second.get();

@@ -141,6 +141,10 @@ public:
     // owners register themselves).
     AddressSpaceIndex(const AddressSpaceIndex& other);
     AddressSpaceIndex& operator=(const AddressSpaceIndex&) = delete;
+    // Takes other's tracked state (restoring a machine snapshot), keeping this index's reader
+    // and observers and reusing its allocations. Observers are not notified: their own state
+    // is restored alongside.
+    void assign_state(const AddressSpaceIndex& other);
 
     // ---- Anchors ------------------------------------------------------------------------
     // Pins are counted; a pinned node stays tracked and is reported as an anchor by places.
