@@ -54,14 +54,11 @@ void LeakOracle::on_table_untracked(const mmu::TableKey& key) {
     if (i < table_levels_.size() && table_levels_[i]) --table_levels_[i];
 }
 
+// An empty oracle on the same inputs (no RAM yet: assign_state sizes everything), then
+// other's state.
 LeakOracle::LeakOracle(const LeakOracle& other)
-    : profile_(other.profile_), content_(other.content_), index_(other.index_), tlb_(other.tlb_, index_),
-      ledger_(other.ledger_), spaces_(other.spaces_), table_levels_(other.table_levels_),
-      violations_(other.violations_), violation_count_(other.violation_count_), metrics_(other.metrics_),
-      current_(nullptr), next_index_(other.next_index_), current_index_(other.current_index_),
-      pending_leaves_(other.pending_leaves_), frame_history_(other.frame_history_),
-      vcpu_history_(other.vcpu_history_), flush_history_(other.flush_history_) {
-    index_.add_observer(this);
+    : LeakOracle(0, other.tlb_.vcpu_count(), other.profile_, other.index_.reader(), other.content_) {
+    assign_state(other);
 }
 
 LeakOracle::~LeakOracle() { index_.remove_observer(this); }

@@ -52,9 +52,8 @@ TlbModel::TlbModel(mmu::AddressSpaceIndex& index, unsigned vcpus, int maxphyaddr
     index_.add_observer(this);
 }
 
-TlbModel::TlbModel(const TlbModel& other, mmu::AddressSpaceIndex& index)
-    : index_(index), root_mask_(other.root_mask_), vcpus_(other.vcpus_), records_(other.records_),
-      by_key_(other.by_key_), by_anchor_(other.by_anchor_), next_id_(other.next_id_) {
+TlbModel::TlbModel(const TlbModel& other, mmu::AddressSpaceIndex& index) : index_(index), root_mask_(0) {
+    assign_state(other);
     index_.add_observer(this);
 }
 

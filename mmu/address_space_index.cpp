@@ -65,12 +65,7 @@ uint64_t AddressSpaceIndex::digest() const {
     return sum;
 }
 
-AddressSpaceIndex::AddressSpaceIndex(const AddressSpaceIndex& other)
-    : reader_(other.reader_), now_(other.now_), frame_levels_(other.frame_levels_), leaves_(other.leaves_),
-      nonpresent_(other.nonpresent_) {
-    nodes_.reserve(other.nodes_.size());
-    for (const auto& [key, node] : other.nodes_) nodes_.emplace(key, std::make_unique<Node>(*node));
-}
+AddressSpaceIndex::AddressSpaceIndex(const AddressSpaceIndex& other) : reader_(other.reader_) { assign_state(other); }
 
 void AddressSpaceIndex::assign_state(const AddressSpaceIndex& other) {
     now_ = other.now_;

@@ -145,6 +145,7 @@ public:
     // and observers and reusing its allocations. Observers are not notified: their own state
     // is restored alongside.
     void assign_state(const AddressSpaceIndex& other);
+    TableReader& reader() const { return reader_; }
 
     // ---- Anchors ------------------------------------------------------------------------
     // Pins are counted; a pinned node stays tracked and is reported as an anchor by places.
