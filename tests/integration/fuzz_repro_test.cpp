@@ -49,7 +49,7 @@ TEST(FuzzRepro, PlantedBugIsR4AndItsTraceReplaysToR4) {
     if (!testutil::have_guest()) GTEST_SKIP() << "guest image not built";
     const std::string input = write_input("planted-input");
     auto r = run_asi_emu({"fuzz-repro", input, "--image", planted_image(), "--mem", "64M", "--json"});
-    ASSERT_EQ(r.exit_code, emu::kExitOracleViolation) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+    ASSERT_EQ(r.exit_code, emu::kExitOracleViolation) << testutil::tail(r.err);
     EXPECT_EQ(json_field(r.out, "rule"), "\"R4\"");
     auto replay = run_asi_emu({"replay", input + ".trace", "--json"});
     EXPECT_EQ(replay.exit_code, emu::kExitOracleViolation) << replay.err;

@@ -109,4 +109,8 @@ uint64_t vcpu_counter(const std::string& json, unsigned k, const std::string& ke
     return json_number(obj, key);
 }
 
+std::string tail(const std::string& text, size_t max) {
+    return text.size() > max ? text.substr(text.size() - max) : text;
+}
+
 }  // namespace testutil

@@ -29,6 +29,9 @@ std::string per_vcpu_json(const std::string& json, unsigned k);
 // One counter of per_vcpu.<k>; a missing vCPU or key fails the current test.
 uint64_t vcpu_counter(const std::string& json, unsigned k, const std::string& key);
 
+// The last `max` characters of a child's output, for failure messages.
+std::string tail(const std::string& text, size_t max = 3000);
+
 // A file's bytes ("" when it cannot be read).
 std::string read_file(const std::string& path);
 // A path in the test temp directory, unique to this process.

@@ -70,7 +70,7 @@ TEST_P(SmpShootdownBug, CaughtAsR2NamingTheVcpuThatKeptTheEntry) {
     const std::string trace = testutil::temp_path(bug + "-" + std::to_string(c.smp) + ".trace");
     auto live = run_asi_emu({"run", kGuest, "--smp", std::to_string(c.smp), "--append", "asi.bug=" + bug,
                              "--stop-on-violation", "--trace", trace, "--json"});
-    ASSERT_EQ(live.exit_code, emu::kExitOracleViolation) << live.err.substr(live.err.size() > 3000 ? live.err.size() - 3000 : 0);
+    ASSERT_EQ(live.exit_code, emu::kExitOracleViolation) << testutil::tail(live.err);
     ASSERT_EQ(json_field(live.out, "rule"), "\"R2\"") << live.out;
     const unsigned named = static_cast<unsigned>(json_number(live.out, "vcpu"));
     const uint64_t at = json_number(live.out, "event_index");
@@ -153,7 +153,7 @@ TEST_P(SmpClean, CorrectShootdownRunsCleanWithIpis) {
     const PolicyOnCpus& c = GetParam();
     auto r = run_asi_emu({"run", kGuest, "--smp", std::to_string(c.smp), "--append",
                           std::string("asi.policy=") + c.policy + " ops=8000", "--json"});
-    ASSERT_EQ(r.exit_code, emu::kExitOk) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+    ASSERT_EQ(r.exit_code, emu::kExitOk) << testutil::tail(r.err);
     EXPECT_EQ(json_field(r.out, "verdict"), "\"clean\"");
     EXPECT_GT(json_number(r.out, "ipis_sent"), 0u) << "no shootdown IPI: the run did not exercise SMP";
     for (int k = 0; k < c.smp; ++k)
