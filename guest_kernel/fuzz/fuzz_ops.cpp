@@ -91,10 +91,6 @@ void interrupt() {
     x86::interrupt_window();
 }
 
-bool frame_is_free(page_alloc::PageState s) {
-    return s == page_alloc::PageState::kBuddy || s == page_alloc::PageState::kFreeTail ||
-           s == page_alloc::PageState::kPcp;
-}
 
 // Whether bits [first, first + count) of the bitmap are all `value`.
 bool bits_all(const uint64_t* bits, uint64_t first, uint64_t count, bool value) {
@@ -119,7 +115,7 @@ void check_restricted_mappings(bool whole_zone) {
     for (uint64_t block = base; block < end; block += mm::pte::k2M) {
         if (!whole_zone && !pageblock_changed(block >> page_alloc::kPageShift)) continue;
         if (!whole_zone) ++g_stats.checked_pageblocks;
-        const bool want = a.policy().free_page_mapped_at_init(a.pageblock_sensitivity(block));
+        const bool want = a.restricted_mapped_at_init(block);
         uint64_t mapped[8];
         asi::rmap::pageblock_mapped(block, mapped);
         for (uint64_t i = 0; i < page_alloc::kPageblockPages;) {
@@ -209,6 +205,11 @@ void prepare() {
             s == page_alloc::PageState::kIsolated)
             mark_changed(pa, 0);
     }
+}
+
+bool frame_is_free(page_alloc::PageState s) {
+    return s == page_alloc::PageState::kBuddy || s == page_alloc::PageState::kFreeTail ||
+           s == page_alloc::PageState::kPcp;
 }
 
 uint64_t check_now() {

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "fuzz/fuzz_program.h"
+#include "mm/page_alloc/page.h"
 
 namespace fuzz_mode {
 
@@ -46,6 +47,9 @@ void execute(const fuzz_program::FuzzOp& op);
 // The check operation's walk, without its once-per-program limit (self-tests): returns the
 // number of bad pages it reported.
 uint64_t check_now();
+// Whether a frame in state s is free as page_asi_mapping_bad() sees it (on a buddy list,
+// inside a free block, or on a per-CPU list).
+bool frame_is_free(page_alloc::PageState s);
 // Whether the check walks the pageblock of frame pa page by page.
 bool pageblock_changed_at(uint64_t pa);
 const OpStats& op_stats();

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "abi/asi_emu_abi.h"
+#include "arch/x86/apic.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/cpu_features.h"
 #include "arch/x86/extable.h"
@@ -74,10 +75,10 @@ void print_banner() {
     } else {
         kprintf("asi-guest: ASI off\n");
     }
-    if (x86::features().x2apic && tick::enabled())
+    if (x86::apic::available() && tick::enabled())
         kprintf("asi-guest: SMP: %u of %u CPU(s) online (x2APIC), tick every %u instructions\n",
                 smp::online_count(), smp::cpu_count(), tick::kTickInstructions);
-    else if (x86::features().x2apic)
+    else if (x86::apic::available())
         kprintf("asi-guest: SMP: %u of %u CPU(s) online (x2APIC), no periodic tick (nolapic_timer)\n",
                 smp::online_count(), smp::cpu_count());
     else

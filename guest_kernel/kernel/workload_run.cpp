@@ -90,7 +90,7 @@ workload::WorkloadSummary combine(uint64_t online) {
         t.peak_live_pages += s.peak_live_pages;
         t.phases += s.phases;
         t.deferred_runs += s.deferred_runs;
-        t.digest = first ? s.digest : (t.digest ^ (s.digest + 0x9e3779b97f4a7c15ull + (t.digest << 6) + (t.digest >> 2)));
+        t.digest = first ? s.digest : workload::detail::mix(t.digest, s.digest);
         first = false;
     }
     return t;

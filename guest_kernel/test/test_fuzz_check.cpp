@@ -13,10 +13,6 @@
 namespace tests {
 namespace {
 
-using page_alloc::PageState;
-
-bool is_free(PageState s) { return s == PageState::kBuddy || s == PageState::kFreeTail || s == PageState::kPcp; }
-
 // A pageblock of the zone, changed by the program or not, whose free frames are mapped in
 // the restricted direct map as the policy wants. One whose free frames must be unmapped
 // (sensitive) qualifies only when all of it is free and so holds no secret: breaking it
@@ -28,11 +24,11 @@ uint64_t find_pageblock(bool changed) {
     const uint64_t end = base + (a.span_pages() << page_alloc::kPageShift);
     for (uint64_t block = base; block < end; block += mm::pte::k2M) {
         if (fuzz_mode::pageblock_changed_at(block) != changed) continue;
-        const bool want = a.policy().free_page_mapped_at_init(a.pageblock_sensitivity(block));
+        const bool want = a.restricted_mapped_at_init(block);
         uint64_t free = 0;
         bool as_wanted = true;
         for (uint64_t pa = block; pa < block + mm::pte::k2M; pa += mm::pte::k4K)
-            if (is_free(a.page_state(pa))) {
+            if (fuzz_mode::frame_is_free(a.page_state(pa))) {
                 ++free;
                 as_wanted = as_wanted && asi::rmap::is_mapped(pa) == want;
             }
@@ -43,7 +39,7 @@ uint64_t find_pageblock(bool changed) {
 
 bool wants_mapped(uint64_t block) {
     mm::KernelPageAllocator& a = mm::page_allocator();
-    return a.policy().free_page_mapped_at_init(a.pageblock_sensitivity(block));
+    return a.restricted_mapped_at_init(block);
 }
 
 // Gives the pageblock's free frames the mapping the policy forbids, or back the one it wants:
@@ -61,7 +57,7 @@ void break_mapping(uint64_t block, bool broken) {
     }
     mm::KernelPageAllocator& a = mm::page_allocator();
     for (uint64_t pa = block; pa < block + mm::pte::k2M; pa += mm::pte::k4K) {
-        if (!is_free(a.page_state(pa))) continue;
+        if (!fuzz_mode::frame_is_free(a.page_state(pa))) continue;
         if (unmap) asi::rmap::unmap_pages(pa, 1);
         else asi::rmap::map_pages(pa, 1);
     }

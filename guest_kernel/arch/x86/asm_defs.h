@@ -42,6 +42,5 @@
 #define PERCPU_IRQ_DEPTH 16
 #define PERCPU_USER_RSP 24
 #define PERCPU_KERNEL_RSP 32
-// IA32_GS_BASE and IA32_KERNEL_GS_BASE (SDM vol. 4 table 2-2; SWAPGS exchanges them).
+// IA32_GS_BASE (SDM vol. 4 table 2-2).
 #define MSR_GS_BASE 0xc0000101
-#define MSR_KERNEL_GS_BASE 0xc0000102

@@ -1,5 +1,6 @@
 #include "arch/x86/idt.h"
 
+#include "arch/x86/apic.h"
 #include "arch/x86/asm_defs.h"
 #include "arch/x86/cpu.h"
 
@@ -90,10 +91,10 @@ const char* vector_name(uint64_t vector) {
         case kControlProtection: return "#CP control protection";
         case kSyscallGate: return "int 0x80";
         case SYSCALL_FRAME_VECTOR: return "syscall";
-        case 0xf0: return "local timer";
-        case 0xf1: return "TLB shootdown IPI";
-        case 0xf2: return "call-function IPI";
-        case 0xff: return "spurious interrupt";
+        case apic::kTimerVector: return "local timer";
+        case apic::kShootdownVector: return "TLB shootdown IPI";
+        case apic::kCallFunctionVector: return "call-function IPI";
+        case apic::kSpuriousVector: return "spurious interrupt";
         default: return vector < 32 ? "reserved exception" : "external interrupt";
     }
 }
