@@ -121,16 +121,33 @@ void build_kernel_address_space() {
     check(g_page_table.prepare(kVmallocStart, 3), "vmalloc PDPT", kVmallocStart);
 }
 
+namespace {
+
+// The paging controls every CPU runs with: CR0.WP, so that supervisor writes honour
+// read-only pages (SDM vol. 3A 4.6.1); no global pages, as global translations would survive
+// the switch into a restricted address space (ASI). Clearing PGE invalidates every TLB entry
+// (SDM 4.10.4.1).
+void set_paging_controls() {
+    x86::write_cr0(x86::read_cr0() | x86::kCr0Wp);
+    const uint64_t cr4 = x86::read_cr4();
+    if (cr4 & x86::kCr4Pge) x86::write_cr4(cr4 & ~x86::kCr4Pge);
+}
+
+// CR4.PCIDE may go from 0 to 1 only with CR3[11:0] = 0 and in IA-32e mode (SDM vol. 3A
+// 4.10.1); then the kernel gets its PCID. Bit 63 clear: the load invalidates the new PCID's
+// entries (4.10.4.1).
+void enter_kernel_pcid(uint64_t root) {
+    x86::write_cr4(x86::read_cr4() | x86::kCr4Pcide);
+    x86::write_cr3(root | kKernelPcid);
+}
+
+}  // namespace
+
 void activate_kernel_address_space() {
     const x86::Features& f = x86::features();
     // XD bits are reserved (a walk that meets one raises #PF with RSVD) until EFER.NXE=1.
     if (f.nx) x86::wrmsr(x86::kMsrEfer, x86::rdmsr(x86::kMsrEfer) | x86::kEferNxe);
-    // CR0.WP: supervisor writes honour read-only pages (SDM vol. 3A 4.6.1).
-    x86::write_cr0(x86::read_cr0() | x86::kCr0Wp);
-    // No global pages: global translations would survive the switch into a restricted
-    // address space (ASI). Clearing PGE invalidates every TLB entry (SDM 4.10.4.1).
-    const uint64_t cr4 = x86::read_cr4();
-    if (cr4 & x86::kCr4Pge) x86::write_cr4(cr4 & ~x86::kCr4Pge);
+    set_paging_controls();
 
     const uint64_t root = g_page_table.root();
     g_pcid = f.pcid ? kKernelPcid : 0;
@@ -140,26 +157,15 @@ void activate_kernel_address_space() {
     x86::write_cr3(root);
     g_phys_window = asi_abi::kDirectMapBase;
     early_frames().set_limit(~0ull);  // the direct map reaches all RAM
-    if (f.pcid) {
-        // CR4.PCIDE may go from 0 to 1 only with CR3[11:0] = 0 and in IA-32e mode
-        // (SDM vol. 3A 4.10.1); then give the kernel its PCID. Bit 63 clear: the load
-        // invalidates the new PCID's entries (4.10.4.1).
-        x86::write_cr4(x86::read_cr4() | x86::kCr4Pcide);
-        x86::write_cr3(root | kKernelPcid);
-    }
+    if (f.pcid) enter_kernel_pcid(root);
     tlb::init(root, f.pcid, f.invpcid);
 }
 
 void activate_kernel_address_space_on_ap() {
     const x86::Features& f = x86::features();
     VERIFY((x86::read_cr3() & ~x86::kCr3PcidMask) == g_page_table.root());
-    x86::write_cr0(x86::read_cr0() | x86::kCr0Wp);
-    const uint64_t cr4 = x86::read_cr4();
-    if (cr4 & x86::kCr4Pge) x86::write_cr4(cr4 & ~x86::kCr4Pge);
-    if (f.pcid) {
-        x86::write_cr4(x86::read_cr4() | x86::kCr4Pcide);  // CR3[11:0] = 0 here (SDM 4.10.1)
-        x86::write_cr3(g_page_table.root() | kKernelPcid);  // flushing: bit 63 clear
-    }
+    set_paging_controls();
+    if (f.pcid) enter_kernel_pcid(g_page_table.root());
     tlb::init_cpu();
 }
 
