@@ -80,24 +80,21 @@ void run_program(const FuzzOp* ops, size_t n) {
 struct Snapshot {
     uint64_t flips_to_sensitive;
     uint64_t flips_to_nonsensitive;
-    uint64_t asi_entries;
-    uint64_t asi_exits;
-    uint64_t asi_pf_exits;
+    asi::Counters asi;  // all online CPUs
 };
 
 Snapshot snapshot() {
     const page_alloc::Metrics& m = mm::page_allocator().metrics();
-    Snapshot s{m.flips_to_sensitive, m.flips_to_nonsensitive, 0, 0, 0};
+    Snapshot s{m.flips_to_sensitive, m.flips_to_nonsensitive, {}};
     const uint64_t mask = smp::online_mask();
     for (uint32_t cpu = 0; cpu < smp::kMaxCpus; ++cpu) {
         if (!(mask & smp::cpu_bit(cpu))) continue;
-        const asi::Counters& c = asi::counters_of(cpu);
-        s.asi_entries += c.entries;
-        s.asi_exits += c.exits_total();
-        s.asi_pf_exits += c.exits[static_cast<uint32_t>(asi::ExitReason::kPageFault)];
+        s.asi.add(asi::counters_of(cpu));
     }
     return s;
 }
+
+uint64_t pf_exits(const Snapshot& s) { return s.asi.exits[static_cast<uint32_t>(asi::ExitReason::kPageFault)]; }
 
 void print_summary(size_t ops, const Snapshot& before, uint64_t bad_pages) {
     const Snapshot after = snapshot();
@@ -109,8 +106,8 @@ void print_summary(size_t ops, const Snapshot& before, uint64_t bad_pages) {
     kprintf("asi-guest: fuzz: pageblock flips %lu to sensitive, %lu to nonsensitive; ASI %lu entries, %lu exits "
             "(%lu page fault); %lu bad pages\n",
             after.flips_to_sensitive - before.flips_to_sensitive,
-            after.flips_to_nonsensitive - before.flips_to_nonsensitive, after.asi_entries - before.asi_entries,
-            after.asi_exits - before.asi_exits, after.asi_pf_exits - before.asi_pf_exits, bad_pages);
+            after.flips_to_nonsensitive - before.flips_to_nonsensitive, after.asi.entries - before.asi.entries,
+            after.asi.exits_total() - before.asi.exits_total(), pf_exits(after) - pf_exits(before), bad_pages);
 }
 
 }  // namespace

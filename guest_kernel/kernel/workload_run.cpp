@@ -106,11 +106,7 @@ Totals totals(uint64_t online) {
     for (uint32_t cpu = 0; cpu < smp::kMaxCpus; ++cpu) {
         if (!(online & smp::cpu_bit(cpu))) continue;
         t.tlb.add(mm::tlb::counters_of(cpu));
-        const asi::Counters& a = asi::counters_of(cpu);
-        t.asi.entries += a.entries;
-        for (uint32_t r = 0; r < asi::kExitReasons; ++r) t.asi.exits[r] += a.exits[r];
-        t.asi.branch_predictor_barriers += a.branch_predictor_barriers;
-        t.asi.l1d_flushes += a.l1d_flushes;
+        t.asi.add(asi::counters_of(cpu));
     }
     return t;
 }

@@ -58,6 +58,12 @@ struct Counters {
         for (uint64_t e : exits) n += e;
         return n;
     }
+    void add(const Counters& o) {
+        entries += o.entries;
+        for (uint32_t r = 0; r < kExitReasons; ++r) exits[r] += o.exits[r];
+        branch_predictor_barriers += o.branch_predictor_barriers;
+        l1d_flushes += o.l1d_flushes;
+    }
 };
 
 // Called after the restricted space is built (rmap::build + rmap::populate): registers it
