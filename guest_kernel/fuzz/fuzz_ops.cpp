@@ -92,16 +92,68 @@ void interrupt() {
 }
 
 
-// Whether bits [first, first + count) of the bitmap are all `value`.
-bool bits_all(const uint64_t* bits, uint64_t first, uint64_t count, bool value) {
+// Sets bits [first, first + count) of the bitmap.
+void set_bits(uint64_t* bits, uint64_t first, uint64_t count) {
     while (count != 0) {
         const uint64_t bit = first % 64, take = count < 64 - bit ? count : 64 - bit;
-        const uint64_t mask = (take == 64 ? ~uint64_t{0} : (uint64_t{1} << take) - 1) << bit;
-        if ((bits[first / 64] & mask) != (value ? mask : 0)) return false;
+        bits[first / 64] |= (take == 64 ? ~uint64_t{0} : (uint64_t{1} << take) - 1) << bit;
         first += take;
         count -= take;
     }
-    return true;
+}
+
+constexpr uint32_t kBitmapWords = page_alloc::kPageblockPages / 64;
+
+// The free frames (frame_is_free) of the pageblock at pa, one bit per frame, from one pass
+// over its page descriptors: the tail pages of a free, allocated or held-back block are
+// stepped over through its head's order (page.h), as are those of a maximal free block
+// that starts in the pageblock before.
+void free_frames(mm::KernelPageAllocator& a, uint64_t pa, uint64_t free[kBitmapWords]) {
+    for (uint32_t w = 0; w < kBitmapWords; ++w) free[w] = 0;
+    const uint64_t first = pa >> page_alloc::kPageShift;
+    uint64_t i = 0;
+    if (a.zone().page(first).state() == page_alloc::PageState::kFreeTail) {
+        const uint64_t head = first & ~((uint64_t{1} << page_alloc::kMaxOrder) - 1);
+        if (head != first && head >= a.base_pfn() && a.zone().page(head).state() == page_alloc::PageState::kBuddy &&
+            a.zone().page(head).order == page_alloc::kMaxOrder) {
+            i = head + (uint64_t{1} << page_alloc::kMaxOrder) - first;
+            if (i > page_alloc::kPageblockPages) i = page_alloc::kPageblockPages;
+            set_bits(free, 0, i);
+        }
+    }
+    while (i < page_alloc::kPageblockPages) {
+        const page_alloc::Page& p = a.zone().page(first + i);
+        const page_alloc::PageState s = p.state();
+        uint64_t n = 1;
+        if (s == page_alloc::PageState::kBuddy || s == page_alloc::PageState::kAllocHead ||
+            s == page_alloc::PageState::kDeferred) {
+            n = uint64_t{1} << p.order;
+            if (n > page_alloc::kPageblockPages - i) n = page_alloc::kPageblockPages - i;
+        }
+        if (frame_is_free(s)) set_bits(free, i, n);
+        i += n;
+    }
+}
+
+// Visits the index of every pageblock of the zone the check walks page by page: all of
+// them, or those a program can have changed (set bits of g_changed, and every pageblock
+// past its end).
+template <class Visit>
+void for_each_pageblock(bool whole_zone, Visit&& visit) {
+    const uint64_t count = (mm::page_allocator().span_pages() + page_alloc::kPageblockPages - 1) >>
+                           page_alloc::kPageblockOrder;
+    const uint64_t tracked = count < kTrackedPageblocks ? count : kTrackedPageblocks;
+    if (whole_zone) {
+        for (uint64_t i = 0; i < count; ++i) visit(i);
+        return;
+    }
+    for (uint64_t w = 0; w * 64 < tracked; ++w) {
+        for (uint64_t bits = g_changed[w]; bits != 0; bits &= bits - 1) {
+            const uint64_t i = w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits));
+            if (i < tracked) visit(i);
+        }
+    }
+    for (uint64_t i = tracked; i < count; ++i) visit(i);
 }
 
 // page_asi_mapping_bad() over the free frames of the zone (all, or those in changed
@@ -111,31 +163,19 @@ void check_restricted_mappings(bool whole_zone) {
     mm::GuestArch& arch = mm::page_allocator_arch();
     if (!a.policy().checks_restricted_mapping()) return;
     const uint64_t base = a.base_pfn() * mm::pte::k4K;
-    const uint64_t end = base + a.span_pages() * mm::pte::k4K;
-    for (uint64_t block = base; block < end; block += mm::pte::k2M) {
-        if (!whole_zone && !pageblock_changed(block >> page_alloc::kPageShift)) continue;
+    for_each_pageblock(whole_zone, [&](uint64_t index) {
         if (!whole_zone) ++g_stats.checked_pageblocks;
+        const uint64_t block = base + index * mm::pte::k2M;
         const bool want = a.restricted_mapped_at_init(block);
-        uint64_t mapped[8];
-        asi::rmap::pageblock_mapped(block, mapped);
-        for (uint64_t i = 0; i < page_alloc::kPageblockPages;) {
-            const uint64_t pa = block + i * mm::pte::k4K;
-            const page_alloc::PageState state = a.page_state(pa);
-            // A free block's tails (page.h): as its head, so the whole block at once.
-            uint64_t n = 1;
-            if (state == page_alloc::PageState::kBuddy) {
-                n = uint64_t{1} << a.zone().page(pa >> page_alloc::kPageShift).order;
-                if (n > page_alloc::kPageblockPages - i) n = page_alloc::kPageblockPages - i;
-            }
-            if (frame_is_free(state) && !bits_all(mapped, i, n, want)) {
-                for (uint64_t j = i; j < i + n; ++j)
-                    if (((mapped[j / 64] >> (j % 64)) & 1) != want)
-                        arch.bad_page(block + j * mm::pte::k4K,
-                                      want ? "fuzz check: free page unmapped" : "fuzz check: free page mapped");
-            }
-            i += n;
+        uint64_t mapped[kBitmapWords], free[kBitmapWords];
+        free_frames(a, block, free);
+        asi::rmap::pageblock_mapped(block, free, mapped);
+        for (uint32_t w = 0; w < kBitmapWords; ++w) {
+            for (uint64_t bad = free[w] & (want ? ~mapped[w] : mapped[w]); bad != 0; bad &= bad - 1)
+                arch.bad_page(block + (w * 64 + static_cast<uint64_t>(__builtin_ctzll(bad))) * mm::pte::k4K,
+                              want ? "fuzz check: free page unmapped" : "fuzz check: free page mapped");
         }
-    }
+    });
     for (uint32_t i = 0; i < g_live.size(); ++i) {
         const workload::LiveBlock& b = g_live[i];
         const bool want = (b.gfp & page_alloc::kGfpSensitive) == 0;

@@ -16,8 +16,10 @@
 // move without an operation naming them (per-CPU lists, blocks a policy holds back, blocks
 // off every list); each allocation and free notes the pageblocks of the largest-order block
 // around it (buddies merge and split only inside it). The check walks free-block tails and
-// free frames in those pageblocks only; every free list, head, count and live block is
-// checked in full.
+// free frames in those pageblocks only (their page descriptors in one pass, then the
+// restricted PT entries of the free frames alone), and the other free blocks' alignment and
+// pageblock freetype there too; every free list is walked in full (links, tail, count, and
+// each head's state, order and list), and so is every live block.
 #pragma once
 #include <stdint.h>
 

@@ -157,19 +157,22 @@ bool is_mapped(uint64_t pa) {
     return present(table(pde)[pte::pt_index(mm::direct_map_va(pa))]);
 }
 
-void pageblock_mapped(uint64_t pa, uint64_t mapped[8]) {
+void pageblock_mapped(uint64_t pa, const uint64_t frames[8], uint64_t mapped[8]) {
     VERIFY((pa & (pte::k2M - 1)) == 0);
     for (unsigned w = 0; w < 8; ++w) mapped[w] = 0;
     if (pa >= g.end) return;
     const uint64_t pde = *pde_slot(pa);
     if (!present(pde)) return;
     if (huge(pde)) {
-        for (unsigned w = 0; w < 8; ++w) mapped[w] = ~uint64_t{0};
+        for (unsigned w = 0; w < 8; ++w) mapped[w] = frames[w];
         return;
     }
     const uint64_t* entries = table(pde);
-    for (unsigned i = 0; i < pte::k2M / pte::k4K; ++i)
-        if (present(entries[i])) mapped[i / 64] |= uint64_t{1} << (i % 64);
+    for (unsigned w = 0; w < 8; ++w)
+        for (uint64_t bits = frames[w]; bits != 0; bits &= bits - 1) {
+            const unsigned b = static_cast<unsigned>(__builtin_ctzll(bits));
+            if (present(entries[w * 64 + b])) mapped[w] |= uint64_t{1} << b;
+        }
 }
 
 bool split_pageblock(uint64_t pa, uint64_t pt) {

@@ -44,10 +44,11 @@ const Options& options();
 
 // Whether the restricted direct map maps frame pa (a walk of the restricted tables).
 bool is_mapped(uint64_t pa);
-// The same for every frame of the pageblock at pa (2 MiB aligned), from one read of its PD
-// entry and, when that links a PT, of the PT's 512 entries: bit i of mapped[i / 64] is
-// is_mapped(pa + i * 4 KiB).
-void pageblock_mapped(uint64_t pa, uint64_t mapped[8]);
+// The same for the frames of the pageblock at pa (2 MiB aligned) that `frames` selects,
+// from one read of its PD entry and, when that links a PT, of the selected PT entries: bit i
+// of mapped[i / 64] is is_mapped(pa + i * 4 KiB) where bit i of frames[i / 64] is set, 0
+// elsewhere.
+void pageblock_mapped(uint64_t pa, const uint64_t frames[8], uint64_t mapped[8]);
 // _PAGE_PRESENT of the 2 MiB entry of the pageblock at pa (2 MiB aligned).
 void map_pageblock(uint64_t pa);
 void unmap_pageblock(uint64_t pa);

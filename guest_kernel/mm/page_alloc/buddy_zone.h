@@ -265,35 +265,37 @@ public:
         verify_zone(expected_outside_buddy, [](uint64_t, uint32_t) { return true; });
     }
 
-    // The same, with the tail pages of a free block (pfn, order) walked only where
-    // walk_tails(pfn, order) says so: every list, head and count is still checked, in
-    // O(free blocks) instead of O(span) (the in-emulator fuzzer's check, which knows which
-    // pageblocks a program can have changed).
-    template <class WalkTails>
-    void verify_zone(uint64_t expected_outside_buddy, WalkTails&& walk_tails) {
+    // The same, scoped: every list is walked with its links (next, prev, tail) and count,
+    // and every head's state, order and list; a free block (pfn, order) gets the rest
+    // (alignment, its pageblock's freetype, its tail pages) only where in_scope(pfn, order)
+    // says so. O(free blocks) plus what is in scope, instead of O(span): the in-emulator
+    // fuzzer's check, which knows which pageblocks a program can have changed.
+    template <class InScope>
+    void verify_zone(uint64_t expected_outside_buddy, InScope&& in_scope) {
         uint64_t listed = 0;
         for (uint32_t o = 0; o < kNrOrders; ++o) {
             for (uint32_t f = 0; f < kNrFreetypes; ++f) {
                 const PageList& list = free_[o][f];
-                uint32_t n = 0;
-                for (uint32_t idx = list.head; idx != kNilIndex; idx = pages_[idx].next, ++n) {
-                    uint64_t pfn = pfn_of(idx);
+                uint32_t n = 0, prev = kNilIndex;
+                for (uint32_t idx = list.head; idx != kNilIndex; prev = idx, idx = pages_[idx].next, ++n) {
                     const Page& p = pages_[idx];
+                    PA_VERIFY(*arch_, idx < span_ && p.prev == prev);
                     PA_VERIFY(*arch_, p.state() == PageState::kBuddy && p.order == o);
                     PA_VERIFY(*arch_, p.list_freetype().value == f);
+                    listed += 1ull << o;
+                    const uint64_t pfn = pfn_of(idx);
+                    if (!in_scope(pfn, o)) continue;
                     PA_VERIFY(*arch_, (pfn & ((1ull << o) - 1)) == 0);
                     PA_VERIFY(*arch_, block_freetype(pfn).value == f);
                     PA_VERIFY(*arch_, f < kNrMigratetypes || split_);
-                    const uint64_t tails = walk_tails(pfn, o) ? 1ull << o : 1;
-                    for (uint64_t i = 1; i < tails; ++i) {
+                    for (uint64_t i = 1; i < (1ull << o); ++i) {
                         PA_VERIFY(*arch_, page(pfn + i).state() == PageState::kFreeTail);
                         if (((pfn + i) & (kPageblockPages - 1)) == 0)
                             PA_VERIFY(*arch_, pageblock_head(pfn + i).pageblock ==
                                                   pageblock_head(pfn).pageblock);
                     }
-                    listed += 1ull << o;
                 }
-                PA_VERIFY(*arch_, n == list.count);
+                PA_VERIFY(*arch_, list.tail == prev && n == list.count);
             }
         }
         PA_VERIFY(*arch_, listed == nr_free_);

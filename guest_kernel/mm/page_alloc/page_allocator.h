@@ -187,14 +187,14 @@ public:
     void verify() {
         verify([](uint64_t, uint32_t) { return true; });
     }
-    // The same, walking the tail pages of a free block (pfn, order) only where
-    // walk_tails(pfn, order) is true (BuddyZone::verify_zone).
-    template <class WalkTails>
-    void verify(WalkTails&& walk_tails) {
+    // The same, scoped: a free block (pfn, order) is checked beyond its list links, state
+    // and order only where in_scope(pfn, order) is true (BuddyZone::verify_zone).
+    template <class InScope>
+    void verify(InScope&& in_scope) {
         for (uint32_t c = 0; c < cpus_; ++c) arch_->pcp_lock(c);
         {
             ZoneLockGuard<Arch> lock(*arch_);
-            zone_.verify_zone(pcp_.total() + policy_->deferred_pages(), walk_tails);
+            zone_.verify_zone(pcp_.total() + policy_->deferred_pages(), in_scope);
         }
         for (uint32_t c = cpus_; c-- > 0;) arch_->pcp_unlock(c);
     }

@@ -130,6 +130,59 @@ TEST(Buddy, VerifyCatchesCorruptedMetadata) {
     EXPECT_THROW(h->alloc.verify(), FakePanic);
 }
 
+// The free blocks of the maximal order, as indices into the harness's page array, in address
+// order (init frees a fresh zone in max-order blocks, all on one list).
+std::vector<size_t> max_order_free_blocks(Harness& h) {
+    std::vector<size_t> found;
+    for (size_t i = 0; i < h.pages.size(); ++i)
+        if (h.pages[i].state() == PageState::kBuddy && h.pages[i].order == kMaxOrder) found.push_back(i);
+    return found;
+}
+
+TEST(Buddy, VerifyCatchesABrokenBackLink) {
+    auto h = std::make_unique<Harness>(off_config());
+    std::vector<size_t> blocks = max_order_free_blocks(*h);
+    ASSERT_GE(blocks.size(), 3u);
+    h->alloc.verify();
+    for (size_t i : blocks) {
+        if (h->pages[i].prev == kNilIndex) continue;  // the list's head
+        h->pages[i].prev = h->pages[h->pages[i].prev].prev;
+        break;
+    }
+    EXPECT_THROW(h->alloc.verify(), FakePanic);
+}
+
+TEST(Buddy, VerifyCatchesAListCutShort) {
+    auto h = std::make_unique<Harness>(off_config());
+    std::vector<size_t> blocks = max_order_free_blocks(*h);
+    ASSERT_GE(blocks.size(), 3u);
+    for (size_t i : blocks) {
+        if (h->pages[i].prev == kNilIndex || h->pages[i].next == kNilIndex) continue;  // an inner member
+        h->pages[i].next = kNilIndex;  // the walk ends here: neither the tail nor the count agree
+        break;
+    }
+    EXPECT_THROW(h->alloc.verify(), FakePanic);
+}
+
+// The fuzzer's scoped check: outside the scope a block's tails are not walked, but its list
+// links still are.
+TEST(Buddy, ScopedVerifyWalksTailsInScopeAndLinksEverywhere) {
+    auto h = std::make_unique<Harness>(off_config());
+    std::vector<size_t> blocks = max_order_free_blocks(*h);
+    ASSERT_GE(blocks.size(), 3u);
+    const uint64_t corrupt_pfn = h->alloc.base_pfn() + blocks[1];
+    h->pages[blocks[1] + 7].set_state(PageState::kAllocTail);
+    const auto all_but_corrupt = [&](uint64_t pfn, uint32_t) { return pfn != corrupt_pfn; };
+    EXPECT_NO_THROW(h->alloc.verify(all_but_corrupt));
+    EXPECT_THROW(h->alloc.verify([](uint64_t, uint32_t) { return true; }), FakePanic);
+    h->pages[blocks[1] + 7].set_state(PageState::kFreeTail);
+    EXPECT_NO_THROW(h->alloc.verify());
+
+    std::swap(h->pages[blocks[1]].prev, h->pages[blocks[1]].next);
+    EXPECT_THROW(h->alloc.verify(all_but_corrupt), FakePanic);
+    EXPECT_THROW(h->alloc.verify([](uint64_t, uint32_t) { return false; }), FakePanic);
+}
+
 TEST(Buddy, ZoneSpanIsMaxOrderAligned) {
     const PhysRange r[] = {{5 * kMiB + 3, 1 * kMiB}, {100 * kMiB, 4096}, {200 * kMiB, 0}};
     ZoneSpan s = zone_span_for(r, 3);
