@@ -93,7 +93,8 @@ public:
     // ---- In-emulator fuzzing (machine_fuzz.cpp) -------------------------------------------
     // Writes header + program into the buffer the guest announced at kFuzzReady. Throws
     // MachineError(kExitBadInput) when the program is too long.
-    void write_fuzz_program(std::span<const uint8_t> program);
+    // quiet: the guest prints no summary of the program (asi_abi::kFuzzQuiet).
+    void write_fuzz_program(std::span<const uint8_t> program, bool quiet = false);
     // The next run() after a "fuzz-ready" outcome hands the guest this program.
     void set_fuzz_program(std::optional<std::vector<uint8_t>> program) { config_.fuzz_program = std::move(program); }
     void set_pause_at_fuzz_ready(bool pause) { config_.pause_at_fuzz_ready = pause; }

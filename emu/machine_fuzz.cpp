@@ -22,7 +22,7 @@ bool Machine::on_fuzz_ready(const backend::Vcpu& cpu, RunOutcome& out) {
     return false;
 }
 
-void Machine::write_fuzz_program(std::span<const uint8_t> program) {
+void Machine::write_fuzz_program(std::span<const uint8_t> program, bool quiet) {
     const uint64_t pa = fuzz_ready_.rdi, size = fuzz_ready_.rsi;
     if (fuzz_ready_.command != asi_abi::kFuzzReady)
         throw MachineError(kExitInternalError, "a fuzz program, but the guest never announced its buffer");
@@ -33,7 +33,8 @@ void Machine::write_fuzz_program(std::span<const uint8_t> program) {
         throw MachineError(kExitBadInput, "fuzz program of " + std::to_string(program.size()) +
                                               " bytes; the guest's buffer holds " +
                                               std::to_string(size - sizeof(asi_abi::FuzzProgramHeader)));
-    asi_abi::FuzzProgramHeader header{asi_abi::kFuzzProgramMagic, static_cast<uint32_t>(program.size()), 0};
+    asi_abi::FuzzProgramHeader header{asi_abi::kFuzzProgramMagic, static_cast<uint32_t>(program.size()),
+                                      quiet ? asi_abi::kFuzzQuiet : 0};
     std::memcpy(ram_ + pa, &header, sizeof header);
     if (!program.empty()) std::memcpy(ram_ + pa + sizeof header, program.data(), program.size());
 }

@@ -15,17 +15,20 @@
 // Configuration (environment; the fuzz-repro options that reproduce a finding):
 //   ASI_FUZZ_IMAGE   guest image (default: the guest this build produced)
 //   ASI_FUZZ_SMP     vCPUs (default 1)                       --smp
-//   ASI_FUZZ_MEM     guest RAM in MiB (default 64)           --mem
+//   ASI_FUZZ_MEM     guest RAM: 64M, 1G, ... as --mem takes it; a bare number is MiB
+//                    (default 64M)                          --mem
 //   ASI_FUZZ_APPEND  more kernel command line (e.g. asi.policy=rfc)   --append
 //   ASI_FUZZ_BUDGET  instructions per input per vCPU (default 20000000)
 //   ASI_FUZZ_PRINT=1 print each input as a program and its outcome
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,7 @@
 #include "emu/exit_codes.h"
 #include "emu/fuzz_program_text.h"
 #include "emu/machine.h"
+#include "emu/size_parse.h"
 #include "fuzz/sha1.h"
 #include "guest_kernel/abi/asi_emu_abi.h"
 
@@ -62,6 +66,28 @@ std::string env_or(const char* name, const char* fallback) {
     std::exit(1);
 }
 
+// A whole number from the environment within [min, max], or a named error.
+uint64_t env_number(const char* name, uint64_t fallback, uint64_t min, uint64_t max) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return fallback;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(v, &end, 10);
+    if (*v == '-' || *end || errno || n < min || n > max)
+        fatal(std::string(name) + "=" + v + ": not a whole number from " + std::to_string(min) + " to " +
+              std::to_string(max));
+    return n;
+}
+
+// Guest RAM from ASI_FUZZ_MEM: a size as --mem takes it (64M, 1G), or a bare number of MiB.
+uint64_t env_ram() {
+    const std::string v = env_or("ASI_FUZZ_MEM", "64M");
+    const bool bare = v.find_first_not_of("0123456789") == std::string::npos;
+    const std::optional<uint64_t> size = emu::parse_size(bare ? v + "M" : v);
+    if (!size) fatal("ASI_FUZZ_MEM=" + v + ": not a size (64M, 1G, or a number of MiB)");
+    return *size;
+}
+
 emu::MachineConfig base_config() {
     emu::MachineConfig c;
 #ifdef ASI_FUZZ_DEFAULT_GUEST
@@ -69,8 +95,8 @@ emu::MachineConfig base_config() {
 #else
     c.image_path = env_or("ASI_FUZZ_IMAGE", "asi-guest.elf");
 #endif
-    c.smp = static_cast<uint32_t>(std::stoul(env_or("ASI_FUZZ_SMP", "1")));
-    c.ram_size = std::stoull(env_or("ASI_FUZZ_MEM", "64")) << 20;
+    c.smp = static_cast<uint32_t>(env_number("ASI_FUZZ_SMP", 1, 1, 64));
+    c.ram_size = env_ram();
     const std::string append = env_or("ASI_FUZZ_APPEND", "");
     c.cmdline = "fuzz" + (append.empty() ? std::string() : " " + append);
     c.oracle = true;
@@ -116,7 +142,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     for (int i = 1; i < *argc; ++i)
         if (std::strncmp((*argv)[i], "-artifact_prefix=", 17) == 0) g_target->artifact_prefix = (*argv)[i] + 17;
     g_target->config = base_config();
-    g_target->budget = std::stoull(env_or("ASI_FUZZ_BUDGET", "20000000"));
+    g_target->budget = env_number("ASI_FUZZ_BUDGET", 20'000'000, 1, UINT64_MAX);
     g_target->print = env_or("ASI_FUZZ_PRINT", "0") == "1";
     const std::string append = env_or("ASI_FUZZ_APPEND", "");
     g_target->repro_options = " --image " + g_target->config.image_path + " --smp " +
@@ -145,7 +171,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     emu::Machine& m = *g_target->machine;
     m.restore_snapshot();
     m.set_instruction_budget(g_target->budget);
-    m.write_fuzz_program({data, size});
+    m.write_fuzz_program({data, size}, !g_target->print);
     const emu::RunOutcome out = m.run();
     if (g_target->print)
         std::fprintf(stderr, "%s\n=> %s (exit %d): %s\n", emu::describe_fuzz_program({data, size}).c_str(),

@@ -165,7 +165,8 @@ constexpr uint64_t kGfpReclaimable = 1u << 4;
 // CPU 0 checks the header (magic, length <= kFuzzProgramMax), decodes the bytes with
 // guest_kernel/fuzz/fuzz_program.h (every byte string is a valid program; the host's print
 // mode uses the same decoder), runs the operations (on the CPUs they name, modulo the number
-// online) and reports
+// online), prints a summary of them on the console unless the header's flags hold
+// kFuzzQuiet, and reports
 //     out %eax, %dx      DX = kFuzzPort, EAX = kFuzzDone, RDI = operations run,
 //                        RSI = FuzzStatus, R8 = the allocator's self-check result (0: good)
 //     jmp 1f
@@ -186,8 +187,11 @@ constexpr uint64_t kFuzzProgramMagic = 0x4d474f52505a5546ull;  // "FUZPROGM"
 struct FuzzProgramHeader {
     uint64_t magic;    // kFuzzProgramMagic
     uint32_t length;   // program bytes that follow the header
-    uint32_t reserved; // 0
+    uint32_t flags;    // kFuzzQuiet, or 0
 };
+// The guest prints no summary of the program on the console (its lines cost one port write
+// a character; the fuzzer, which reads none of them, sets this).
+constexpr uint32_t kFuzzQuiet = 1u << 0;
 constexpr uint32_t kFuzzBufferSize = 4096;
 constexpr uint32_t kFuzzProgramMax = kFuzzBufferSize - sizeof(FuzzProgramHeader);
 

@@ -42,13 +42,16 @@ uint8_t hex_value(char c) {
     return static_cast<uint8_t>(c - 'A' + 10);  // validated by config::parse
 }
 
-// The program's bytes: the buffer's when the host wrote a valid header, else fuzz.program's.
-// False when there is neither.
-bool find_program(const config::BootConfig& cfg, uint64_t buffer_pa, const uint8_t** bytes, uint32_t* length) {
+// The program's bytes and header flags: the buffer's when the host wrote a valid header,
+// else fuzz.program's (no flags). False when there is neither.
+bool find_program(const config::BootConfig& cfg, uint64_t buffer_pa, const uint8_t** bytes, uint32_t* length,
+                  uint32_t* flags) {
     const auto* header = static_cast<const volatile asi_abi::FuzzProgramHeader*>(mm::phys_to_virt(buffer_pa));
+    *flags = 0;
     if (header->magic == asi_abi::kFuzzProgramMagic && header->length <= asi_abi::kFuzzProgramMax) {
         *bytes = static_cast<const uint8_t*>(mm::phys_to_virt(buffer_pa)) + sizeof(asi_abi::FuzzProgramHeader);
         *length = header->length;
+        *flags = header->flags;
         return true;
     }
     if (cfg.fuzz_program_hex == nullptr) return false;
@@ -122,16 +125,16 @@ void run(const config::BootConfig& cfg) {
 
     const Snapshot before = snapshot();
     const uint8_t* bytes = nullptr;
-    uint32_t length = 0;
+    uint32_t length = 0, flags = 0;
     size_t n = 0;
-    const bool have_program = find_program(cfg, buffer, &bytes, &length);
+    const bool have_program = find_program(cfg, buffer, &bytes, &length, &flags);
     if (have_program) {
         n = fuzz_program::decode(bytes, length, g_ops, fuzz_program::kFuzzMaxOps);
         run_program(g_ops, n);
     }
     const uint64_t bad_pages = mm::page_allocator_arch().bad_pages();
-    if (have_program) print_summary(n, before, bad_pages);
-    else kprintf("asi-guest: fuzz: no program (no header in the buffer, no fuzz.program=)\n");
+    if (!have_program) kprintf("asi-guest: fuzz: no program (no header in the buffer, no fuzz.program=)\n");
+    else if (!(flags & asi_abi::kFuzzQuiet)) print_summary(n, before, bad_pages);
     const asi_abi::FuzzStatus status = !have_program ? asi_abi::kFuzzNoProgram
                                        : bad_pages != 0 ? asi_abi::kFuzzCheckFailed
                                                         : asi_abi::kFuzzOk;

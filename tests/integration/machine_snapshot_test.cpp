@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "emu/dirty_page_tracker.h"
@@ -22,7 +23,7 @@
 namespace {
 
 std::unique_ptr<emu::Machine> boot_to_ready(const std::string& image, uint32_t smp = 1,
-                                            const std::string& cmdline = "") {
+                                            const std::string& cmdline = "", std::FILE* console = nullptr) {
     emu::MachineConfig c;
     c.image_path = image;
     c.cmdline = cmdline;
@@ -30,7 +31,7 @@ std::unique_ptr<emu::Machine> boot_to_ready(const std::string& image, uint32_t s
     c.ram_size = 64ull << 20;
     c.smp = smp;
     c.pause_at_fuzz_ready = true;
-    c.serial = std::fopen("/dev/null", "w");
+    c.serial = console ? console : std::fopen("/dev/null", "w");
     auto m = std::make_unique<emu::Machine>(c);
     const emu::RunOutcome r = m->run();
     EXPECT_EQ(r.outcome, "fuzz-ready") << r.detail;
@@ -166,6 +167,43 @@ TEST(MachineSnapshot, TheGuestKernelRestoresToItsSnapshotAfterAnyProgram) {
         }
     }
     EXPECT_GT(m->hot_ram_pages(), 0u) << "pages every program writes (stack, program buffer) turned hot";
+}
+
+// What the guest printed on a console file since `from` bytes.
+std::string console_since(std::FILE* console, long from) {
+    std::fflush(console);
+    const long end = std::ftell(console);
+    std::string text(static_cast<size_t>(end - from), '\0');
+    std::fseek(console, from, SEEK_SET);
+    const size_t got = std::fread(text.data(), 1, text.size(), console);
+    text.resize(got);
+    std::fseek(console, end, SEEK_SET);
+    return text;
+}
+
+// asi_abi::kFuzzQuiet: the fuzzer's runs skip the guest's console summary (a port write per
+// character), and the program runs the same.
+TEST(MachineSnapshot, AQuietProgramPrintsNoSummaryAndRunsTheSame) {
+    std::FILE* console = std::tmpfile();
+    ASSERT_NE(console, nullptr);
+    auto m = boot_to_ready(ASI_GUEST_IMAGE, 1, "fuzz", console);
+    m->take_snapshot();
+    const std::vector<uint8_t> program = {0x00, 0x0c, 0x05, 0x00, 0x0e};  // alloc, touch, check
+    long mark = std::ftell(console);
+    m->set_instruction_budget(20'000'000);
+    m->write_fuzz_program(program);
+    const emu::RunOutcome loud = m->run();
+    EXPECT_NE(console_since(console, mark).find("asi-guest: fuzz: 3 ops"), std::string::npos);
+    m->restore_snapshot();
+    mark = std::ftell(console);
+    m->set_instruction_budget(20'000'000);
+    m->write_fuzz_program(program, true);
+    const emu::RunOutcome quiet = m->run();
+    const std::string quiet_text = console_since(console, mark);
+    EXPECT_EQ(quiet_text.find("asi-guest: fuzz:"), std::string::npos) << quiet_text;
+    EXPECT_EQ(quiet.outcome, "fuzz-done");
+    EXPECT_EQ(quiet.detail, loud.detail) << "loud: " << loud.detail;
+    EXPECT_EQ(quiet.exit_code, emu::kExitOk);
 }
 
 // Pages written in kHotAfter restores in a row stay writable and are copied back on every

@@ -95,7 +95,7 @@ private:
     }
     void run(const Program& p) {
         machine_->set_instruction_budget(20'000'000);
-        machine_->write_fuzz_program(p.bytes);
+        machine_->write_fuzz_program(p.bytes, true);  // as the fuzzer runs it: no console summary
         const emu::RunOutcome out = machine_->run();
         if (out.exit_code != 0 || out.outcome != "fuzz-done") {
             std::fprintf(stderr, "%s: %s (exit %d) %s\n", p.name, out.outcome.c_str(), out.exit_code,
