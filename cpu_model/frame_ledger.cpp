@@ -13,12 +13,12 @@ void FrameLedger::set(uint64_t frame, uint8_t s) {
     const uint64_t i = frame >> 12;
     if (i >= states_.size()) return;
     const bool had = states_[i] & (kSensitive | kResidue), has = s & (kSensitive | kResidue);
-    if (had != has) secrets_per_block_[frame >> kBlockShift] += has ? 1 : -1;
+    if (had != has) secrets_per_block_.writable(frame >> kBlockShift) += has ? 1 : -1;
     if (s & kSensitive) sensitive_.insert(frame);
     else sensitive_.erase(frame);
     if (s & kResidue) residue_.insert(frame);
     else residue_.erase(frame);
-    states_[i] = s;
+    states_.set(i, s);
 }
 
 void FrameLedger::allocate(uint64_t frame, bool sensitive, uint64_t owner) {

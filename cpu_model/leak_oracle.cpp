@@ -46,12 +46,12 @@ LeakOracle::LeakOracle(uint64_t ram_size, unsigned vcpus, const CpuProfile& prof
 
 void LeakOracle::on_table_tracked(const mmu::TableKey& key) {
     const uint64_t i = key.frame >> 12;
-    if (i < table_levels_.size()) ++table_levels_[i];
+    if (i < table_levels_.size()) ++table_levels_.writable(i);
 }
 
 void LeakOracle::on_table_untracked(const mmu::TableKey& key) {
     const uint64_t i = key.frame >> 12;
-    if (i < table_levels_.size() && table_levels_[i]) --table_levels_[i];
+    if (i < table_levels_.size() && table_levels_[i]) --table_levels_.writable(i);
 }
 
 // An empty oracle on the same inputs (no RAM yet: assign_state sizes everything), then

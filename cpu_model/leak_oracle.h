@@ -25,6 +25,7 @@
 
 #include "cpu_model/cpu_profile.h"
 #include "cpu_model/frame_ledger.h"
+#include "cpu_model/restorable_array.h"
 #include "cpu_model/tlb_model.h"
 #include "cpu_model/violation.h"
 #include "emu/events.h"
@@ -121,7 +122,7 @@ private:
     TlbModel tlb_;
     FrameLedger ledger_;
     std::map<uint64_t, AddressSpaceInfo> spaces_;  // root -> registration
-    std::vector<uint8_t> table_levels_;            // per frame: levels it is tracked at
+    RestorableArray<uint8_t> table_levels_;        // per frame: levels it is tracked at
     std::vector<Violation> violations_;
     uint64_t violation_count_ = 0;
     OracleMetrics metrics_;

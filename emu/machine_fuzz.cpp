@@ -48,7 +48,12 @@ void Machine::take_snapshot() {
         if (!s->vcpus.back()) throw MachineError(kExitInternalError, "cannot save the state of a vCPU");
     }
     s->schedule = scheduler_->position();
-    if (oracle_) s->oracle = std::make_unique<cpu_model::LeakOracle>(*oracle_);
+    if (oracle_) {
+        s->oracle = std::make_unique<cpu_model::LeakOracle>(*oracle_);
+        // Syncs the live oracle with its snapshot, so that each restore copies back only
+        // what the input changed (cpu_model/restorable_array.h).
+        oracle_->assign_state(*s->oracle);
+    }
     s->reported_violations = reported_violations_;
     s->debug_exit_value = debug_exit_->value();
     s->fuzz_ready = fuzz_ready_;
