@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cpu_model/restorable_array.h"
+#include "mmu/restorable.h"
 
 namespace cpu_model {
 
@@ -42,8 +42,8 @@ private:
     }
     void set(uint64_t frame, uint8_t s);
 
-    RestorableArray<uint8_t> states_;             // one byte per 4 KiB frame of RAM
-    RestorableArray<uint32_t> secrets_per_block_;  // sensitive + residue frames per 2 MiB
+    mmu::RestorableArray<uint8_t> states_;             // one byte per 4 KiB frame of RAM
+    mmu::RestorableArray<uint32_t> secrets_per_block_;  // sensitive + residue frames per 2 MiB
     // Owner per frame index, for the few frames a process owns (absent: the kernel, 0).
     // Sparse, so that copying the ledger (machine snapshots) does not scale with RAM.
     std::unordered_map<uint64_t, uint64_t> owners_;

@@ -25,11 +25,11 @@
 
 #include "cpu_model/cpu_profile.h"
 #include "cpu_model/frame_ledger.h"
-#include "cpu_model/restorable_array.h"
 #include "cpu_model/tlb_model.h"
 #include "cpu_model/violation.h"
 #include "emu/events.h"
 #include "mmu/address_space_index.h"
+#include "mmu/restorable.h"
 
 namespace cpu_model {
 
@@ -122,7 +122,7 @@ private:
     TlbModel tlb_;
     FrameLedger ledger_;
     std::map<uint64_t, AddressSpaceInfo> spaces_;  // root -> registration
-    RestorableArray<uint8_t> table_levels_;        // per frame: levels it is tracked at
+    mmu::RestorableArray<uint8_t> table_levels_;   // per frame: levels it is tracked at
     std::vector<Violation> violations_;
     uint64_t violation_count_ = 0;
     OracleMetrics metrics_;

@@ -51,7 +51,7 @@ void Machine::take_snapshot() {
     if (oracle_) {
         s->oracle = std::make_unique<cpu_model::LeakOracle>(*oracle_);
         // Syncs the live oracle with its snapshot, so that each restore copies back only
-        // what the input changed (cpu_model/restorable_array.h).
+        // what the input changed (mmu/restorable.h).
         oracle_->assign_state(*s->oracle);
     }
     s->reported_violations = reported_violations_;

@@ -27,19 +27,18 @@ bool only_sets_accessed_dirty(uint64_t old_value, uint64_t new_value) {
 }
 
 template <class V>
-void erase_one(std::unordered_map<uint64_t, std::vector<V>>& map, uint64_t key, const V& v,
+void erase_one(RestorableMap<uint64_t, std::vector<V>>& map, uint64_t key, const V& v,
                bool (*same)(const V&, const V&)) {
-    auto it = map.find(key);
-    if (it == map.end()) return;
-    auto& vec = it->second;
-    for (size_t i = 0; i < vec.size(); ++i) {
-        if (same(vec[i], v)) {
-            vec[i] = vec.back();
-            vec.pop_back();
+    std::vector<V>* vec = map.writable_if_present(key);
+    if (!vec) return;
+    for (size_t i = 0; i < vec->size(); ++i) {
+        if (same((*vec)[i], v)) {
+            (*vec)[i] = vec->back();
+            vec->pop_back();
             break;
         }
     }
-    if (vec.empty()) map.erase(it);
+    if (vec->empty()) map.erase(key);
 }
 
 }  // namespace
@@ -62,6 +61,17 @@ uint64_t AddressSpaceIndex::digest() const {
         for (const ParentRef& p : node->parents) d.add(p.frame).add(p.index);
         sum += d.value();
     }
+    // The reverse maps too (restored on their own, mmu/restorable.h); each list as a set.
+    const auto add_refs = [&sum](uint64_t slot, const RestorableMap<uint64_t, std::vector<RefKey>>& map) {
+        for (const auto& [frame, refs] : map) {
+            uint64_t set = 0;
+            for (const RefKey& r : refs)
+                set += Digest().add(r.frame).add(r.index).add(static_cast<uint64_t>(r.level)).value();
+            sum += Digest().add(slot).add(frame).add(refs.size()).add(set).value();
+        }
+    };
+    for (size_t s = 0; s < leaves_.size(); ++s) add_refs(s, leaves_[s]);
+    add_refs(leaves_.size(), nonpresent_);
     return sum;
 }
 
@@ -174,13 +184,13 @@ void AddressSpaceIndex::link_entry(const TableKey& key, unsigned index, uint64_t
     if (raw & pte_bits::kPresent) {
         const uint64_t addr = entry_address(key.level, raw);
         if (entry_maps_page(key.level, raw)) {
-            leaves_[size_slot(key.level)][addr].push_back({key.frame, index, key.level});
+            leaves_[size_slot(key.level)].writable(addr).push_back({key.frame, index, key.level});
         } else {
             ParentRef p{key.frame, index};
             add_ref({addr, level_below(key.level)}, &p);
         }
     } else if (raw & pte_bits::kAddressMask) {
-        nonpresent_[raw & pte_bits::kAddressMask].push_back({key.frame, index, key.level});
+        nonpresent_.writable(raw & pte_bits::kAddressMask).push_back({key.frame, index, key.level});
     }
 }
 

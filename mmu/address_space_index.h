@@ -34,6 +34,7 @@
 
 #include "mmu/physical_memory.h"
 #include "mmu/pte.h"
+#include "mmu/restorable.h"
 
 namespace mmu {
 
@@ -235,8 +236,8 @@ private:
     std::unordered_map<TableKey, std::unique_ptr<Node>, TableKeyHash> nodes_;
     std::unordered_map<uint64_t, uint8_t> frame_levels_;  // frame -> bit (level-1) tracked
     // Leaves keyed by page base, one map per page size (4K, 2M, 1G).
-    std::array<std::unordered_map<uint64_t, std::vector<RefKey>>, 3> leaves_;
-    std::unordered_map<uint64_t, std::vector<RefKey>> nonpresent_;
+    std::array<RestorableMap<uint64_t, std::vector<RefKey>>, 3> leaves_;
+    RestorableMap<uint64_t, std::vector<RefKey>> nonpresent_;
     std::vector<IndexObserver*> observers_;
 };
 

@@ -28,14 +28,14 @@ constinit bool g_checked = false;
 constexpr uint64_t kTrackedPageblocks = 64 * 1024;  // 128 GiB
 constinit uint64_t g_changed[kTrackedPageblocks / 64]{};
 
-uint64_t pageblock_index(uint64_t pfn) {
-    return (pfn - mm::page_allocator().base_pfn()) >> page_alloc::kPageblockOrder;
-}
+uint64_t pageblock_index(uint64_t pfn, uint64_t base_pfn) { return (pfn - base_pfn) >> page_alloc::kPageblockOrder; }
+uint64_t pageblock_index(uint64_t pfn) { return pageblock_index(pfn, mm::page_allocator().base_pfn()); }
 
-bool pageblock_changed(uint64_t pfn) {
-    const uint64_t i = pageblock_index(pfn);
+bool pageblock_changed(uint64_t pfn, uint64_t base_pfn) {
+    const uint64_t i = pageblock_index(pfn, base_pfn);
     return i >= kTrackedPageblocks || (g_changed[i / 64] >> (i % 64)) & 1;
 }
+bool pageblock_changed(uint64_t pfn) { return pageblock_changed(pfn, mm::page_allocator().base_pfn()); }
 
 // A block of 2^order pages at pa was handed out, freed, or may move between lists: its
 // buddies merge and split only inside the naturally aligned block of the largest order, so
@@ -189,7 +189,8 @@ void check_restricted_mappings(bool whole_zone) {
 
 void check_changed() {
     // Panics on a broken invariant.
-    mm::page_allocator().verify([](uint64_t pfn, uint32_t) { return pageblock_changed(pfn); });
+    const uint64_t base = mm::page_allocator().base_pfn();
+    mm::page_allocator().verify([base](uint64_t pfn, uint32_t) { return pageblock_changed(pfn, base); });
     check_restricted_mappings(false);
 }
 

@@ -1,14 +1,15 @@
-// RestorableArray: an assign() from the source it was last made equal to copies only the
-// chunks written since, and gives the same array as a full copy in every case, including
-// those where it must not take the shortcut.
-#include "cpu_model/restorable_array.h"
+// RestorableArray and RestorableMap: an assign() from the source they were last made equal to
+// copies only what was written since, and gives the same container as a full copy in every
+// case, including those where it must not take the shortcut.
+#include "mmu/restorable.h"
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 #include <vector>
 
-namespace cpu_model {
+namespace mmu {
 namespace {
 
 using Array = RestorableArray<uint32_t>;
@@ -80,5 +81,60 @@ TEST(RestorableArray, AnythingButAnUnchangedLastSourceIsCopiedWhole) {
     EXPECT_EQ(values(live), values(original));
 }
 
+using Map = RestorableMap<uint64_t, std::vector<int>>;
+
+std::map<uint64_t, std::vector<int>> entries(const Map& m) {
+    return std::map<uint64_t, std::vector<int>>(m.begin(), m.end());
+}
+
+void scribble(Map& m, std::mt19937& rng, int writes) {
+    for (int i = 0; i < writes; ++i) {
+        const uint64_t key = rng() % 64;
+        switch (rng() % 3) {
+            case 0: m.writable(key).push_back(static_cast<int>(rng() % 100)); break;
+            case 1: m.erase(key); break;
+            default:
+                if (std::vector<int>* v = m.writable_if_present(key); v && !v->empty()) v->pop_back();
+        }
+    }
+}
+
+TEST(RestorableMap, RestoringFromItsSnapshotGivesItBackAfterAnyWrites) {
+    std::mt19937 rng(3);
+    Map live;
+    scribble(live, rng, 300);
+    const Map snapshot(live);
+    live.assign(snapshot);
+    for (int round = 0; round < 50; ++round) {
+        scribble(live, rng, 1 + static_cast<int>(rng() % 20));
+        live.assign(snapshot);
+        EXPECT_EQ(entries(live), entries(snapshot)) << "round " << round;
+    }
+}
+
+TEST(RestorableMap, AnythingButAnUnchangedLastSourceIsCopiedWhole) {
+    std::mt19937 rng(4);
+    Map a, b, live;
+    scribble(a, rng, 100);
+    scribble(b, rng, 100);
+    live.assign(a);
+    scribble(live, rng, 5);
+    live.assign(b);  // another source
+    EXPECT_EQ(entries(live), entries(b));
+
+    live.assign(a);
+    a.writable(1000).push_back(1);  // the source changes after the sync, at a key live never wrote
+    live.writable(2).push_back(2);
+    live.assign(a);
+    EXPECT_EQ(entries(live), entries(a));
+
+    // More writes than it remembers keys for.
+    const Map snapshot(a);
+    live.assign(snapshot);
+    for (size_t i = 0; i <= Map::kMaxDirtyKeys; ++i) live.writable(5000 + i).push_back(1);
+    live.assign(snapshot);
+    EXPECT_EQ(entries(live), entries(snapshot));
+}
+
 }  // namespace
-}  // namespace cpu_model
+}  // namespace mmu
