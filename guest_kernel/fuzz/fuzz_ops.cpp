@@ -121,8 +121,9 @@ void free_frames(mm::KernelPageAllocator& a, uint64_t pa, uint64_t free[kBitmapW
             set_bits(free, 0, i);
         }
     }
+    const page_alloc::Page* pages = &a.zone().page(first);
     while (i < page_alloc::kPageblockPages) {
-        const page_alloc::Page& p = a.zone().page(first + i);
+        const page_alloc::Page& p = pages[i];
         const page_alloc::PageState s = p.state();
         uint64_t n = 1;
         if (s == page_alloc::PageState::kBuddy || s == page_alloc::PageState::kAllocHead ||

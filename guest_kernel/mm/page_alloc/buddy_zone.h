@@ -288,12 +288,13 @@ public:
                     PA_VERIFY(*arch_, (pfn & ((1ull << o) - 1)) == 0);
                     PA_VERIFY(*arch_, block_freetype(pfn).value == f);
                     PA_VERIFY(*arch_, f < kNrMigratetypes || split_);
-                    for (uint64_t i = 1; i < (1ull << o); ++i) {
-                        PA_VERIFY(*arch_, page(pfn + i).state() == PageState::kFreeTail);
-                        if (((pfn + i) & (kPageblockPages - 1)) == 0)
-                            PA_VERIFY(*arch_, pageblock_head(pfn + i).pageblock ==
-                                                  pageblock_head(pfn).pageblock);
-                    }
+                    // A block of pageblock order or more starts a pageblock (aligned above), so
+                    // its pageblock heads are every kPageblockPages-th page.
+                    const Page* block = &p;
+                    for (uint64_t i = 1; i < (1ull << o); ++i)
+                        PA_VERIFY(*arch_, block[i].state() == PageState::kFreeTail);
+                    for (uint64_t i = kPageblockPages; i < (1ull << o); i += kPageblockPages)
+                        PA_VERIFY(*arch_, block[i].pageblock == block[0].pageblock);
                 }
                 PA_VERIFY(*arch_, list.tail == prev && n == list.count);
             }
