@@ -180,6 +180,7 @@ void check_restricted_mappings(bool whole_zone) {
     for (uint32_t i = 0; i < g_live.size(); ++i) {
         const workload::LiveBlock& b = g_live[i];
         const bool want = (b.gfp & page_alloc::kGfpSensitive) == 0;
+        if (arch.restricted_mapping_all(b.pa, 1ull << b.order, want)) continue;
         for (uint64_t p = 0; p < (1ull << b.order); ++p) {
             const uint64_t pa = b.pa + p * mm::pte::k4K;
             if (arch.is_mapped_restricted(pa) != want)

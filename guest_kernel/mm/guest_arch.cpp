@@ -101,6 +101,10 @@ void GuestArch::flush_restricted_tlb_all_cpus(uint64_t pa, uint64_t count) {
 
 bool GuestArch::is_mapped_restricted(uint64_t pa) { return asi::rmap::built() && asi::rmap::is_mapped(pa); }
 
+bool GuestArch::restricted_mapping_all(uint64_t pa, uint64_t count, bool mapped) {
+    return asi::rmap::built() ? asi::rmap::all_mapped_as(pa, count, mapped) : !mapped;
+}
+
 void GuestArch::bad_page(uint64_t pa, const char* reason) {
     __atomic_fetch_add(&bad_pages_, 1, __ATOMIC_RELAXED);
     kprintf("BUG: Bad page state: pfn %#lx: %s\n", pa >> 12, reason);

@@ -48,6 +48,7 @@ public:
     void unmap_restricted_pages(uint64_t pa, uint64_t count);
     void flush_restricted_tlb_all_cpus(uint64_t pa, uint64_t count);
     bool is_mapped_restricted(uint64_t pa);
+    bool restricted_mapping_all(uint64_t pa, uint64_t count, bool mapped);
     void bad_page(uint64_t pa, const char* reason);
     void trace(uint32_t kind, uint64_t a, uint64_t b, uint64_t c, uint64_t d);
     uint64_t restricted_pcid();

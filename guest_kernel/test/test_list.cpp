@@ -27,6 +27,7 @@ constexpr TestCase kTests[] = {
     {"asi_address_space_shape", tests::asi_address_space_shape},
     {"asi_sensitive_unmapped", tests::asi_sensitive_unmapped},
     {"asi_half_memory", tests::asi_half_memory},
+    {"rmap_all_mapped_as", tests::rmap_all_mapped_as},
     {"page_alloc_stress", tests::page_alloc_stress},
     {"rfc_deferred_unmap", tests::rfc_deferred_unmap},
     {"fuzz_check_scope", tests::fuzz_check_scope},

@@ -4,7 +4,9 @@
 // map and a plain one present; after allocating more than half of memory nonsensitive,
 // allocating the same amount sensitive still gives every page the right mapping (which
 // forces pageblocks to change sensitivity both ways). The third is a random stress of
-// orders 0-3 with random sensitivity that checks no frame is ever handed out twice.
+// orders 0-3 with random sensitivity that checks no frame is ever handed out twice. The last
+// checks asi::rmap::all_mapped_as() (the allocator's fast page_asi_mapping_bad()) against
+// is_mapped() frame by frame.
 #include "mm/asi/asi.h"
 #include "mm/asi/restricted_map.h"
 #include "mm/kernel_mappings.h"
@@ -21,6 +23,12 @@ using page_alloc::GFP_KERNEL;
 using page_alloc::GFP_USER;
 
 bool mapped(uint64_t pa) { return asi::rmap::built() && asi::rmap::is_mapped(pa); }
+
+bool all_mapped_as_by_frame(uint64_t pa, uint64_t count, bool want) {
+    for (uint64_t i = 0; i < count; ++i)
+        if (asi::rmap::is_mapped(pa + i * mm::pte::k4K) != want) return false;
+    return true;
+}
 
 // Allocated pages chained through their first word (the test runs unrestricted, so it may
 // write into sensitive pages too); returns the count.
@@ -160,6 +168,37 @@ void page_alloc_stress(ktap::Test& t) {
     KT_EXPECT_EQ(t, wrong_map, 0u);
     KT_EXPECT_EQ(t, mm::page_allocator_arch().bad_pages(), 0u);
     t.diag("%lu allocations of orders 0-3, %lu frames handed out twice", allocs, twice);
+}
+
+void rmap_all_mapped_as(ktap::Test& t) {
+    if (!asi::enabled() || !asi::rmap::built()) return t.skip("ASI is off (asi=off)");
+    const mm::KernelPageAllocator& a = mm::page_allocator();
+    const uint64_t base = a.base_pfn() << page_alloc::kPageShift;
+    const uint64_t end = base + (a.span_pages() << page_alloc::kPageShift);
+    constexpr uint64_t kBlock = mm::pte::k2M / mm::pte::k4K;
+    // Whole pageblocks, pairs of them, and ranges that start or end inside one.
+    const struct { uint64_t offset, count; } ranges[] = {
+        {0, kBlock}, {0, 2 * kBlock}, {1, kBlock - 1}, {0, kBlock + 3}, {kBlock - 2, 4}, {5, 1}};
+    uint64_t compared = 0, with_a_table = 0, disagreements = 0;
+    for (uint64_t block = base; block < end; block += mm::pte::k2M) {
+        const uint64_t pde = *asi::rmap::pde_slot(block);
+        if ((pde & mm::pte::kPresent) && !(pde & mm::pte::kHuge)) ++with_a_table;
+        for (const auto& r : ranges) {
+            const uint64_t pa = block + r.offset * mm::pte::k4K;
+            if (pa + r.count * mm::pte::k4K > end) continue;
+            for (int w = 0; w < 2; ++w) {
+                const bool want = w == 1;
+                ++compared;
+                if (asi::rmap::all_mapped_as(pa, r.count, want) != all_mapped_as_by_frame(pa, r.count, want)) {
+                    if (++disagreements <= 3)
+                        t.diag("disagree: [%#lx, +%lu pages) mapped=%d", pa, r.count, want ? 1 : 0);
+                }
+            }
+        }
+    }
+    t.diag("%lu ranges compared, %lu pageblocks mapped through a page table", compared, with_a_table);
+    KT_EXPECT_EQ(t, disagreements, 0u);
+    KT_EXPECT(t, with_a_table > 0);  // the 2 MiB around the kernel image at least
 }
 
 }  // namespace tests

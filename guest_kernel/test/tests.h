@@ -33,6 +33,7 @@ void asi_address_space_shape(ktap::Test& t);
 // test_page_alloc.cpp
 void asi_sensitive_unmapped(ktap::Test& t);
 void asi_half_memory(ktap::Test& t);
+void rmap_all_mapped_as(ktap::Test& t);
 void page_alloc_stress(ktap::Test& t);
 // test_rfc_deferred.cpp
 void rfc_deferred_unmap(ktap::Test& t);

@@ -157,6 +157,27 @@ bool is_mapped(uint64_t pa) {
     return present(table(pde)[pte::pt_index(mm::direct_map_va(pa))]);
 }
 
+bool all_mapped_as(uint64_t pa, uint64_t count, bool mapped) {
+    const uint64_t end = pa + count * pte::k4K;
+    while (pa < end) {
+        if ((pa & (pte::k2M - 1)) != 0 || end - pa < pte::k2M || pa >= g.end) {
+            if (is_mapped(pa) != mapped) return false;
+            pa += pte::k4K;
+            continue;
+        }
+        const uint64_t pde = *pde_slot(pa);
+        if (!present(pde) || huge(pde)) {
+            if (present(pde) != mapped) return false;
+        } else {
+            const uint64_t* entries = table(pde);
+            for (unsigned i = 0; i < pte::k2M / pte::k4K; ++i)
+                if (present(entries[i]) != mapped) return false;
+        }
+        pa += pte::k2M;
+    }
+    return true;
+}
+
 void pageblock_mapped(uint64_t pa, const uint64_t frames[8], uint64_t mapped[8]) {
     VERIFY((pa & (pte::k2M - 1)) == 0);
     for (unsigned w = 0; w < 8; ++w) mapped[w] = 0;

@@ -44,6 +44,9 @@ const Options& options();
 
 // Whether the restricted direct map maps frame pa (a walk of the restricted tables).
 bool is_mapped(uint64_t pa);
+// Whether is_mapped() is `mapped` for every frame of [pa, pa + count * 4 KiB): one PD entry
+// (and, when it links a PT, its entries) per whole pageblock, a walk per frame elsewhere.
+bool all_mapped_as(uint64_t pa, uint64_t count, bool mapped);
 // The same for the frames of the pageblock at pa (2 MiB aligned) that `frames` selects,
 // from one read of its PD entry and, when that links a PT, of the selected PT entries: bit i
 // of mapped[i / 64] is is_mapped(pa + i * 4 KiB) where bit i of frames[i / 64] is set, 0

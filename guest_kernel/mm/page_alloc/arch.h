@@ -36,6 +36,10 @@
 //       RFC: generation counter per ASI); the allocator only needs the guarantee.
 //   bool is_mapped_restricted(uint64_t pa)
 //       Whether the restricted direct map currently maps the frame (a page-table walk).
+//   bool restricted_mapping_all(uint64_t pa, uint64_t count, bool mapped)
+//       Whether is_mapped_restricted() is `mapped` for every frame of [pa, pa + count * 4 KiB):
+//       page_asi_mapping_bad()'s common case, which an Arch can answer from one PD entry per
+//       whole pageblock instead of a walk per frame.
 //   void bad_page(uint64_t pa, const char* reason)
 //       page_asi_mapping_bad() fired (series "mm/asi: bad_page() when ASI mappings are
 //       wrong"). The allocator counts it and carries on; the guest prints and fails the run.
@@ -71,6 +75,7 @@ concept PageAllocArch = requires(A& a, uint64_t pa, uint64_t n, uint32_t cpu, ui
     a.unmap_restricted_pages(pa, n);
     a.flush_restricted_tlb_all_cpus(pa, n);
     { a.is_mapped_restricted(pa) } -> SameAs<bool>;
+    { a.restricted_mapping_all(pa, n, true) } -> SameAs<bool>;
     a.bad_page(pa, text);
     a.trace(kind, pa, n, pa, n);
     { a.restricted_pcid() } -> SameAs<uint64_t>;

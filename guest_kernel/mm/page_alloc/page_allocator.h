@@ -327,6 +327,7 @@ private:
     void check_restricted_mapping(uint64_t pfn, uint64_t n, Sensitivity s, bool at_alloc) {
         if (!policy_->checks_restricted_mapping()) return;
         const bool want_mapped = s == Sensitivity::kNonsensitive;
+        if (arch_->restricted_mapping_all(pfn << kPageShift, n, want_mapped)) return;
         for (uint64_t i = 0; i < n; ++i) {
             const uint64_t pa = (pfn + i) << kPageShift;
             if (arch_->is_mapped_restricted(pa) == want_mapped) continue;

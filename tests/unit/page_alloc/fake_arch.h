@@ -108,6 +108,11 @@ public:
         calls.push_back({Op::kFlush, pa, n, cached});
     }
     bool is_mapped_restricted(uint64_t pa) { return mapped.at(pfn(pa)) != 0; }
+    bool restricted_mapping_all(uint64_t pa, uint64_t n, bool want) {
+        for (uint64_t i = 0; i < n; ++i)
+            if (is_mapped_restricted(pa + i * 4096) != want) return false;
+        return true;
+    }
     void bad_page(uint64_t pa, const char* reason) {
         calls.push_back({Op::kBadPage, pa});
         bad_page_reasons.push_back(reason);

@@ -22,6 +22,7 @@ struct StubArch {
     void unmap_restricted_pages(uint64_t, uint64_t) {}
     void flush_restricted_tlb_all_cpus(uint64_t, uint64_t) {}
     bool is_mapped_restricted(uint64_t) { return false; }
+    bool restricted_mapping_all(uint64_t, uint64_t, bool mapped) { return !mapped; }
     void bad_page(uint64_t, const char*) {}
     void trace(uint32_t, uint64_t, uint64_t, uint64_t, uint64_t) {}
     uint64_t restricted_pcid() { return 1; }
