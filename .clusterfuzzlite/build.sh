@@ -6,16 +6,26 @@
 # <target>.options, <target>.dict when there is one, and <target>_seed_corpus.zip made of
 # fuzz/corpus/<target>/ and tests/regressions/<target>/.
 #
-# Not shipped: page_alloc_fuzzer_planted (a test of the fuzzer itself, it crashes on purpose),
-# and emulator_fuzzer: it needs the guest kernel image, built with Debian 12's clang 14 and
-# lld (fuzz/README.md, "At scale"); run it on one machine with -fork instead.
+# emulator_fuzzer also gets the guest kernel image, asi-guest.elf, beside it in $OUT (where the
+# target looks first): built apart, with the toolchain it is tested with (clang 14 and lld 14,
+# installed by the Dockerfile) and none of the infrastructure's flags, since a freestanding
+# kernel cannot take a sanitizer runtime.
+#
+# Not shipped: page_alloc_fuzzer_planted (a test of the fuzzer itself, it crashes on purpose).
 
 ROOT="$SRC/asi-emu"
 BUILD="$WORK/build"
-TARGETS="elf_loader_fuzzer trace_reader_fuzzer page_alloc_fuzzer"
+TARGETS="elf_loader_fuzzer trace_reader_fuzzer page_alloc_fuzzer emulator_fuzzer"
+
+env -u CC -u CXX -u CFLAGS -u CXXFLAGS -u LDFLAGS \
+    cmake -S "$ROOT/guest_kernel" -B "$WORK/guest" -G Ninja \
+    -DCMAKE_TOOLCHAIN_FILE="$ROOT/guest_kernel/cmake/x86_64-elf-clang.cmake" \
+    -DCMAKE_BUILD_TYPE=Release
+env -u CC -u CXX -u CFLAGS -u CXXFLAGS -u LDFLAGS cmake --build "$WORK/guest" --target asi-guest
+cp "$WORK/guest/asi-guest.elf" "$OUT/"
 
 # CMAKE_BUILD_TYPE=None: no build-type flags on top of $CFLAGS/$CXXFLAGS (the top-level
-# CMakeLists.txt would otherwise default to RelWithDebInfo). No guest kernel, no tests.
+# CMakeLists.txt would otherwise default to RelWithDebInfo). No tests; the guest is above.
 cmake -S "$ROOT" -B "$BUILD" -G Ninja \
     -DCMAKE_C_COMPILER="$CC" \
     -DCMAKE_CXX_COMPILER="$CXX" \

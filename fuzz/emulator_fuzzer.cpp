@@ -13,7 +13,8 @@
 // run by hand.
 //
 // Configuration (environment; the fuzz-repro options that reproduce a finding):
-//   ASI_FUZZ_IMAGE   guest image (default: the guest this build produced)
+//   ASI_FUZZ_IMAGE   guest image (default: asi-guest.elf beside this binary, as ClusterFuzzLite
+//                    ships it, else the guest this build produced)
 //   ASI_FUZZ_SMP     vCPUs (default 1)                       --smp
 //   ASI_FUZZ_MEM     guest RAM: 64M, 1G, ... as --mem takes it; a bare number is MiB
 //                    (default 64M)                          --mem
@@ -27,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,13 +90,23 @@ uint64_t env_ram() {
     return *size;
 }
 
+// The guest image when ASI_FUZZ_IMAGE is not set: asi-guest.elf in this binary's directory
+// (ClusterFuzzLite's $OUT, .clusterfuzzlite/build.sh), else the one this build produced.
+std::string default_image() {
+    std::error_code error;
+    const std::filesystem::path beside =
+        std::filesystem::read_symlink("/proc/self/exe", error).parent_path() / "asi-guest.elf";
+    if (!error && std::filesystem::exists(beside, error)) return beside.string();
+#ifdef ASI_FUZZ_DEFAULT_GUEST
+    return ASI_FUZZ_DEFAULT_GUEST;
+#else
+    return "asi-guest.elf";
+#endif
+}
+
 emu::MachineConfig base_config() {
     emu::MachineConfig c;
-#ifdef ASI_FUZZ_DEFAULT_GUEST
-    c.image_path = env_or("ASI_FUZZ_IMAGE", ASI_FUZZ_DEFAULT_GUEST);
-#else
-    c.image_path = env_or("ASI_FUZZ_IMAGE", "asi-guest.elf");
-#endif
+    c.image_path = env_or("ASI_FUZZ_IMAGE", default_image().c_str());
     c.smp = static_cast<uint32_t>(env_number("ASI_FUZZ_SMP", 1, 1, 64));
     c.ram_size = env_ram();
     const std::string append = env_or("ASI_FUZZ_APPEND", "");
