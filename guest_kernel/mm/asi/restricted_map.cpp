@@ -158,21 +158,18 @@ bool is_mapped(uint64_t pa) {
 }
 
 bool all_mapped_as(uint64_t pa, uint64_t count, bool mapped) {
+    constexpr uint64_t kAll[8] = {~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull};
     const uint64_t end = pa + count * pte::k4K;
     while (pa < end) {
-        if ((pa & (pte::k2M - 1)) != 0 || end - pa < pte::k2M || pa >= g.end) {
+        if ((pa & (pte::k2M - 1)) != 0 || end - pa < pte::k2M) {
             if (is_mapped(pa) != mapped) return false;
             pa += pte::k4K;
             continue;
         }
-        const uint64_t pde = *pde_slot(pa);
-        if (!present(pde) || huge(pde)) {
-            if (present(pde) != mapped) return false;
-        } else {
-            const uint64_t* entries = table(pde);
-            for (unsigned i = 0; i < pte::k2M / pte::k4K; ++i)
-                if (present(entries[i]) != mapped) return false;
-        }
+        uint64_t bits[8];
+        pageblock_mapped(pa, kAll, bits);
+        for (uint64_t word : bits)
+            if (word != (mapped ? ~0ull : 0)) return false;
         pa += pte::k2M;
     }
     return true;

@@ -278,8 +278,9 @@ public:
                 const PageList& list = free_[o][f];
                 uint32_t n = 0, prev = kNilIndex;
                 for (uint32_t idx = list.head; idx != kNilIndex; prev = idx, idx = pages_[idx].next, ++n) {
+                    PA_VERIFY(*arch_, idx < span_);
                     const Page& p = pages_[idx];
-                    PA_VERIFY(*arch_, idx < span_ && p.prev == prev);
+                    PA_VERIFY(*arch_, p.prev == prev);
                     PA_VERIFY(*arch_, p.state() == PageState::kBuddy && p.order == o);
                     PA_VERIFY(*arch_, p.list_freetype().value == f);
                     listed += 1ull << o;
